@@ -1,0 +1,31 @@
+# Tandem: `make run` (the main job) and `make test` (the test suite) set everything up themselves.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.tandem-installed
+REQS := requirements/dev.txt requirements/compat.txt
+ARGS ?=
+
+.PHONY: venv test protos protos-check bench run clean
+
+venv: $(STAMP)
+
+# (Re)built when missing or when a requirements file is newer than the last install.
+$(STAMP): $(REQS)
+	@if ! $(PY) -c "" 2>/dev/null; then rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements/compat.txt
+	@touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest $(ARGS)
+
+protos: $(STAMP)
+	$(PY) -m protos
+
+protos-check: $(STAMP)
+	$(PY) -m protos --check
+
+clean:
+	rm -rf $(VENV) .pytest_cache

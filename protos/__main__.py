@@ -1,0 +1,52 @@
+"""Regenerate the Python stubs from the .proto files: `python -m protos [--check]`."""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PROTOS = sorted(p.relative_to(ROOT) for p in (ROOT / "protos").glob("*.proto"))
+
+
+def generate(out_dir: Path) -> list[Path]:
+    """Run protoc (grpcio-tools) over every .proto; return the generated files."""
+    from grpc_tools import protoc  # development dependency, imported only when generating
+
+    import grpc_tools
+
+    include = Path(grpc_tools.__file__).parent / "_proto"
+    args = ["protoc", f"-I{ROOT}", f"-I{include}", f"--python_out={out_dir}", f"--pyi_out={out_dir}",
+            f"--grpc_python_out={out_dir}", *map(str, PROTOS)]
+    if protoc.main(args) != 0:
+        raise SystemExit("protoc failed")
+    return sorted((out_dir / "protos").glob("*_pb2*.py*"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m protos", description=__doc__)
+    parser.add_argument("--check", action="store_true",
+                        help="compare freshly generated stubs with the committed ones; exit 1 on drift")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = generate(Path(tmp))
+        drift = []
+        for f in fresh:
+            committed = ROOT / "protos" / f.name
+            if args.check:
+                if not committed.exists() or not filecmp.cmp(f, committed, shallow=False):
+                    drift.append(f.name)
+            else:
+                committed.write_bytes(f.read_bytes())
+        if args.check and drift:
+            print("stubs differ from the .proto: " + ", ".join(drift) + " (run `make protos`)")
+            return 1
+    print("stubs up to date" if args.check else f"wrote {len(fresh)} files to protos/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""A loaded model version behind the shared core: signature checks, batching, stats, draining."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from client.messages import TensorSpec
+
+from .backend import InferRequest, InferResult
+from .batcher import Batcher, BatchingConfig, RunBatch
+from .errors import ServingError, Unavailable
+from .signature import check_inputs, check_requested_outputs, select_outputs
+from .stats import ModelStats
+
+
+@dataclass(frozen=True)
+class Signature:
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+
+class ServedModel:
+    """One version of one model: `await infer(request)`; `await stop()` drains in-flight requests."""
+
+    def __init__(self, name: str, version: str, signature: Signature, run_batch: RunBatch,
+                 batching: BatchingConfig | None = None, *, platform: str, properties=None, metrics=None,
+                 on_stop=None):
+        self.name = name
+        self.version = version
+        self.signature = signature
+        self.platform = platform
+        self.properties = dict(properties or {})
+        self.stats = ModelStats(name, version, metrics)
+        self.batcher = Batcher(f"{name}:{version}", run_batch, batching or BatchingConfig(), self.stats)
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._accepting = False
+        self._on_stop = on_stop
+
+    def start(self) -> None:
+        self.batcher.start()
+        self._accepting = True
+
+    async def infer(self, request: InferRequest) -> InferResult:
+        if not self._accepting:
+            raise Unavailable(f"model '{self.name}' version {self.version} is unloading")
+        check_inputs(self.name, self.signature.inputs, request.inputs)
+        check_requested_outputs(self.name, self.signature.outputs, request.outputs)
+        t0 = time.perf_counter_ns()
+        self._in_flight += 1
+        self._idle.clear()
+        ok, status, queue_ns = False, "INTERNAL", 0
+        try:
+            with self.stats.in_flight():
+                outputs, queue_ns = await self.batcher.submit(request.inputs, request.deadline)
+            ok, status = True, "OK"
+        except ServingError as e:
+            status = e.code.name
+            raise
+        except asyncio.CancelledError:
+            status = "CANCELLED"
+            raise
+        finally:
+            self.stats.request_done(ok, time.perf_counter_ns() - t0, queue_ns, status)
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.set()
+        for spec in self.signature.outputs:
+            if spec.name not in outputs:
+                raise ServingError(f"model '{self.name}' did not produce its declared output '{spec.name}'")
+        wanted = request.outputs or tuple(s.name for s in self.signature.outputs)
+        return InferResult(self.name, self.version, select_outputs(outputs, wanted), request.id)
+
+    async def stop(self, drain_timeout: float = 30.0) -> None:
+        """Stop accepting, let in-flight requests finish (up to drain_timeout), then stop workers."""
+        self._accepting = False
+        try:
+            await asyncio.wait_for(self._idle.wait(), drain_timeout)
+        except (asyncio.TimeoutError, TimeoutError):
+            pass
+        await self.batcher.stop()
+        if self._on_stop is not None:
+            self._on_stop()

@@ -1,0 +1,82 @@
+"""Server settings shared by both services, from command-line flags or environment variables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a batch of 64 224x224x3 FP32 images is ~38 MiB
+
+
+@dataclass
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = a free port (tests); services give their own default
+    metrics_port: int | None = None
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    grace_s: float = 10.0  # how long in-flight requests may finish after SIGTERM/SIGINT
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None  # set to require client certificates (mTLS)
+    token: str | None = None
+    management: bool = True
+    reflection: bool = True
+    log_level: str = "INFO"
+
+    def __post_init__(self):
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if self.tls_client_ca and not self.tls_cert:
+            raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+        if self.max_message_bytes <= 0:
+            raise ValueError("--max-message-bytes must be positive")
+
+
+def _env(prefix: str, name: str, default=None):
+    return os.environ.get(f"{prefix}_{name}", default)
+
+
+def add_server_arguments(parser: argparse.ArgumentParser, *, env_prefix: str, default_port: int,
+                         default_metrics_port: int) -> None:
+    """Add the shared flags; each defaults to the environment variable <env_prefix>_<FLAG>."""
+    def env(name, default=None):
+        return _env(env_prefix, name, default)
+
+    g = parser.add_argument_group("server", f"every flag can also be set as {env_prefix}_<FLAG>, "
+                                            f"e.g. {env_prefix}_PORT")
+    g.add_argument("--host", default=env("HOST", "127.0.0.1"),
+                   help="address to bind (default 127.0.0.1; use 0.0.0.0 in containers)")
+    g.add_argument("--port", type=int, default=int(env("PORT", default_port)),
+                   help=f"gRPC port (default {default_port}; 0 picks a free port)")
+    g.add_argument("--metrics-port", type=int, default=int(env("METRICS_PORT", default_metrics_port)),
+                   help=f"Prometheus /metrics port (default {default_metrics_port}; -1 disables)")
+    g.add_argument("--max-message-bytes", type=int,
+                   default=int(env("MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES)),
+                   help="largest request/response message (default 64 MiB)")
+    g.add_argument("--grace", type=float, default=float(env("GRACE", 10.0)),
+                   help="seconds in-flight requests may finish on SIGTERM/SIGINT (default 10)")
+    g.add_argument("--tls-cert", type=Path, default=env("TLS_CERT"), help="PEM server certificate")
+    g.add_argument("--tls-key", type=Path, default=env("TLS_KEY"), help="PEM server private key")
+    g.add_argument("--tls-client-ca", type=Path, default=env("TLS_CLIENT_CA"),
+                   help="PEM CA bundle; when set, clients must present a certificate it signed (mTLS)")
+    g.add_argument("--token", default=env("TOKEN"),
+                   help="require 'authorization: Bearer TOKEN' on every RPC except health checks")
+    g.add_argument("--no-management", action="store_true",
+                   default=env("NO_MANAGEMENT", "") not in ("", "0", "false"),
+                   help="refuse RepositoryModelLoad/Unload (PERMISSION_DENIED)")
+    g.add_argument("--no-reflection", action="store_true", help="do not serve gRPC server reflection")
+    g.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"),
+                   choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+
+def settings_from_args(args: argparse.Namespace) -> ServerSettings:
+    return ServerSettings(
+        host=args.host, port=args.port,
+        metrics_port=None if args.metrics_port is None or args.metrics_port < 0 else args.metrics_port,
+        max_message_bytes=args.max_message_bytes, grace_s=args.grace,
+        tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
+        token=args.token, management=not args.no_management, reflection=not args.no_reflection,
+        log_level=args.log_level,
+    )

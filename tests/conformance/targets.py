@@ -1,0 +1,27 @@
+"""Target factories: context managers yielding a running server's Target. Add one per service."""
+
+from __future__ import annotations
+
+import contextlib
+
+from client.datatypes import DATATYPES
+from server_core.metrics import Metrics
+from server_core.repository import RepositoryBackend
+from server_core.runner import BackgroundServer
+from server_core.settings import ServerSettings
+from tests.support.echo import PLATFORM, EchoLoader, identity_name
+
+from .target import Target
+
+TOKEN = "conformance-token"
+
+
+@contextlib.contextmanager
+def echo_target():
+    backend = RepositoryBackend(EchoLoader(Metrics()))
+    with BackgroundServer(backend, ServerSettings(token=TOKEN)) as srv:
+        yield Target("echo", srv.address, PLATFORM, identity={dt: identity_name(dt) for dt in DATATYPES},
+                     token=TOKEN)
+
+
+FACTORIES = {"echo": echo_target}

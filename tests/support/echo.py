@@ -1,0 +1,83 @@
+"""A small test backend on the real server core: identity models for every datatype, a two-input
+add/sub model with two versions and batching, a slow model with a tiny queue, a model that raises,
+and one that fails to load. The conformance suite's reference target."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from client.datatypes import DATATYPES
+from client.messages import TensorSpec
+from server_core.batcher import BatchingConfig
+from server_core.model import ServedModel, Signature
+from server_core.repository import Loader
+
+PLATFORM = "tandem_echo"
+
+
+def identity_name(datatype: str) -> str:
+    return f"identity_{datatype.lower()}"
+
+
+def _identity(inputs):
+    return {"OUTPUT0": np.array(inputs["INPUT0"], copy=True)}
+
+
+def _add_sub(offset):
+    def run(inputs):
+        a, b = inputs["INPUT0"], inputs["INPUT1"]
+        return {"OUTPUT0": a + b + offset, "OUTPUT1": a - b}
+    return run
+
+
+def _slow(inputs):
+    time.sleep(0.5)
+    return {"OUTPUT0": np.array(inputs["INPUT0"], copy=True)}
+
+
+def _faulty(inputs):
+    raise RuntimeError("secret internal detail: the model exploded")
+
+
+class EchoLoader(Loader):
+    platform = PLATFORM
+
+    def __init__(self, metrics=None):
+        self.metrics = metrics
+        self.models = {identity_name(dt): self._identity for dt in DATATYPES}
+        self.models.update(add_sub=self._add_sub, slow=self._slow, faulty=self._faulty, broken=self._broken)
+
+    def names(self) -> list[str]:
+        return list(self.models)
+
+    def load(self, name: str) -> list[ServedModel]:
+        return self.models[name](name)
+
+    def _model(self, name, version, inputs, outputs, run, batching=None):
+        return ServedModel(name, version, Signature(tuple(inputs), tuple(outputs)), run, batching,
+                           platform=PLATFORM, metrics=self.metrics)
+
+    def _identity(self, name):
+        dt = name.split("_", 1)[1].upper()
+        return [self._model(name, "1", [TensorSpec("INPUT0", dt, (-1, -1))], [TensorSpec("OUTPUT0", dt, (-1, -1))],
+                            _identity)]
+
+    def _add_sub(self, name):
+        ins = [TensorSpec("INPUT0", "FP32", (-1, 16)), TensorSpec("INPUT1", "FP32", (-1, 16))]
+        outs = [TensorSpec("OUTPUT0", "FP32", (-1, 16)), TensorSpec("OUTPUT1", "FP32", (-1, 16))]
+        batching = BatchingConfig(max_batch_size=8, max_delay_s=0.005, max_queue=64, workers=1)
+        return [self._model(name, v, ins, outs, _add_sub(float(int(v) - 1)), batching) for v in ("1", "2")]
+
+    def _slow(self, name):
+        spec = [TensorSpec("INPUT0", "FP32", (-1, 1))]
+        out = [TensorSpec("OUTPUT0", "FP32", (-1, 1))]
+        return [self._model(name, "1", spec, out, _slow, BatchingConfig(max_queue=2, workers=1))]
+
+    def _faulty(self, name):
+        spec = [TensorSpec("INPUT0", "FP32", (-1, 1))]
+        return [self._model(name, "1", spec, [TensorSpec("OUTPUT0", "FP32", (-1, 1))], _faulty)]
+
+    def _broken(self, name):
+        raise ValueError("weights file is corrupt")
