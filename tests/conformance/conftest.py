@@ -9,6 +9,6 @@ from . import targets
 
 @pytest.fixture(scope="session", params=sorted(targets.FACTORIES))
 def target(request):
-    factory = targets.FACTORIES[request.param]
+    factory = targets.load(targets.FACTORIES[request.param])
     with factory() as t:
         yield t

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 
 from client.datatypes import DATATYPES
 from server_core.metrics import Metrics
@@ -24,4 +25,12 @@ def echo_target():
                      token=TOKEN)
 
 
-FACTORIES = {"echo": echo_target}
+# name -> "module:function"; each service adds its own line (imported only when its target runs).
+FACTORIES = {
+    "echo": "tests.conformance.targets:echo_target",
+}
+
+
+def load(spec: str):
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
