@@ -29,3 +29,6 @@ protos-check: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+bench: $(STAMP)
+	$(PY) -m bench $(ARGS)

@@ -24,6 +24,9 @@ class BatchingConfig:
     max_delay_s: float = 0.0  # how long the first request of a batch waits for company
     max_queue: int = 256  # requests waiting; more -> RESOURCE_EXHAUSTED
     workers: int = 1  # executions that may run at once
+    # Executions whose recent average is below this run on the event loop itself: for tiny models a
+    # hop to a worker thread costs more than the model. 0 always uses the worker threads.
+    inline_below_s: float = 0.0003
 
     def __post_init__(self):
         if self.max_queue < 1 or self.workers < 1 or self.max_delay_s < 0:
@@ -61,6 +64,9 @@ class Batcher:
         self._workers: list[asyncio.Task] = []
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._closed = True
+        self._avg_exec_s = float("inf")  # moving average of execution time, for inline_below_s
+        self._outstanding = 0  # submitted and not yet answered
+        self._running = 0  # requests inside executing batches
 
     def start(self) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(self.config.workers, thread_name_prefix=f"run-{self.name}")
@@ -96,15 +102,25 @@ class Batcher:
                                         "waiting); retry later or raise the queue size")
         rows = _rows(inputs) if self.config.max_batch_size > 1 else None
         key = _batch_key(inputs) if rows is not None else None
-        item = _Item(inputs, rows, key, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        item = _Item(inputs, rows, key, loop.create_future())
+        self._outstanding += 1
         self._queue.append(item)
         self._arrived.set()
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        # A timer, not asyncio.wait_for: no extra task per request on the hot path.
+        timer = None if deadline is None else loop.call_at(
+            loop.time() + max(0.0, deadline - time.monotonic()), self._expire, item.future)
         try:
-            return await asyncio.wait_for(item.future, timeout)
-        except (asyncio.TimeoutError, TimeoutError):
-            raise DeadlineExceeded(f"model '{self.name}': deadline exceeded before the request "
-                                   "could be answered") from None
+            return await item.future
+        finally:
+            self._outstanding -= 1
+            if timer is not None:
+                timer.cancel()
+
+    def _expire(self, future: asyncio.Future) -> None:
+        if not future.done():
+            future.set_exception(DeadlineExceeded(f"model '{self.name}': deadline exceeded before the "
+                                                  "request could be answered"))
 
     def _purge(self) -> None:
         self._queue = collections.deque(i for i in self._queue if not i.future.done())
@@ -144,8 +160,8 @@ class Batcher:
                         rows += item.rows
                         continue
                     left = until - time.monotonic()
-                    if left <= 0:
-                        break
+                    if left <= 0 or self._outstanding <= len(batch) + self._running:
+                        break  # out of time, or nobody else is in flight: waiting would only add latency
                     self._arrived.clear()
                     try:
                         await asyncio.wait_for(self._arrived.wait(), left)
@@ -157,8 +173,12 @@ class Batcher:
 
     async def _execute(self, loop, batch: list[_Item]) -> None:
         started = time.monotonic()
+        self._running += len(batch)
         try:
-            outputs, timing = await loop.run_in_executor(self._pool, _run_batch, self._run, batch)
+            if self._avg_exec_s < self.config.inline_below_s:
+                outputs, timing = _run_batch(self._run, batch)
+            else:
+                outputs, timing = await loop.run_in_executor(self._pool, _run_batch, self._run, batch)
         except BaseException as exc:  # noqa: BLE001 - fanned back to every request of the batch
             if isinstance(exc, asyncio.CancelledError):
                 for item in batch:
@@ -169,6 +189,10 @@ class Batcher:
                 if not item.future.done():
                     item.future.set_exception(exc)
             return
+        finally:
+            self._running -= len(batch)
+        took = sum(timing) / 1e9
+        self._avg_exec_s = took if self._avg_exec_s == float("inf") else 0.8 * self._avg_exec_s + 0.2 * took
         self._stats.execution_done(sum(i.rows or 1 for i in batch), *timing)
         for item, out in zip(batch, outputs):
             if not item.future.done():

@@ -1,4 +1,8 @@
-"""Server interceptors: the one place errors become statuses, and access control (token, management)."""
+"""The server interceptor: the one place errors become statuses, plus access control (bearer
+token on every RPC but health checks; management RPCs switchable off).
+
+Wrapped handlers are built once per method and cached: the per-call cost is a dict lookup.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import logging
 
 import grpc
 
-from .errors import PermissionDenied, ServingError, Unauthenticated, to_status
+from .errors import PermissionDenied, Unauthenticated, to_status
 
 log = logging.getLogger("tandem.server")
 
@@ -18,29 +22,42 @@ MANAGEMENT_METHODS = frozenset({
 })
 
 
-def _wrap(handler, unary, streaming):
-    """Return `handler` with its behaviour replaced via the matching wrapper."""
-    if handler is None:
-        return None
-    if handler.unary_unary:
-        return handler._replace(unary_unary=unary(handler.unary_unary))
-    if handler.stream_stream:
-        return handler._replace(stream_stream=streaming(handler.stream_stream))
-    if handler.unary_stream:
-        return handler._replace(unary_stream=streaming(handler.unary_stream))
-    return handler._replace(stream_unary=unary(handler.stream_unary))
-
-
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Maps ServingError to its status and anything unexpected to INTERNAL (detail to the log only)."""
+class ServerInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, token: str | None = None, management: bool = True):
+        self._expected = f"Bearer {token}".encode() if token else None
+        self._management = management
+        self._cache: dict[tuple[str, int], grpc.RpcMethodHandler] = {}
 
     async def intercept_service(self, continuation, details):
         handler = await continuation(details)
-        method = details.method
+        if handler is None:
+            return None
+        key = (details.method, id(handler))
+        wrapped = self._cache.get(key)
+        if wrapped is None:
+            wrapped = self._cache[key] = self._wrap(details.method, handler)
+        return wrapped
+
+    def _check(self, method: str, context) -> None:
+        """Raise the ServingError that refuses this call, if any."""
+        if self._expected is not None and not method.startswith(HEALTH_PREFIX):
+            given = ""
+            for key, value in context.invocation_metadata() or ():
+                if key == "authorization":
+                    given = value
+            if not hmac.compare_digest(given.encode(), self._expected):
+                reason = "missing" if not given else "wrong"
+                raise Unauthenticated(f"{reason} bearer token: send metadata 'authorization: Bearer <token>'")
+        if not self._management and method in MANAGEMENT_METHODS:
+            raise PermissionDenied("model management is disabled on this server (started with --no-management)")
+
+    def _wrap(self, method: str, handler):
+        check = self._check
 
         def unary(behaviour):
             async def run(request, context):
                 try:
+                    check(method, context)
                     return await behaviour(request, context)
                 except Exception as exc:  # noqa: BLE001 - the one place errors become statuses
                     if isinstance(exc, grpc.aio.AbortError):
@@ -51,6 +68,7 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         def streaming(behaviour):
             async def run(request, context):
                 try:
+                    check(method, context)
                     async for item in behaviour(request, context):
                         yield item
                 except Exception as exc:  # noqa: BLE001
@@ -59,41 +77,10 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
                     await context.abort(*to_status(exc, method))
             return run
 
-        return _wrap(handler, unary, streaming)
-
-
-def _refuse(error: ServingError):
-    def unary(_behaviour):
-        async def run(request, context):
-            raise error
-        return run
-
-    def streaming(_behaviour):
-        async def run(request, context):
-            raise error
-            yield  # pragma: no cover - makes this an async generator
-        return run
-
-    return unary, streaming
-
-
-class AccessInterceptor(grpc.aio.ServerInterceptor):
-    """Bearer-token auth on every RPC except health checks; management RPCs switchable off."""
-
-    def __init__(self, token: str | None, management: bool):
-        self._expected = f"Bearer {token}".encode() if token else None
-        self._management = management
-
-    async def intercept_service(self, continuation, details):
-        handler = await continuation(details)
-        method = details.method
-        if self._expected is not None and not method.startswith(HEALTH_PREFIX):
-            given = dict(details.invocation_metadata or ()).get("authorization", "")
-            if not hmac.compare_digest(given.encode(), self._expected):
-                reason = "missing" if not given else "wrong"
-                return _wrap(handler, *_refuse(Unauthenticated(
-                    f"{reason} bearer token: send metadata 'authorization: Bearer <token>'")))
-        if not self._management and method in MANAGEMENT_METHODS:
-            return _wrap(handler, *_refuse(PermissionDenied(
-                "model management is disabled on this server (started with --no-management)")))
-        return handler
+        if handler.unary_unary:
+            return handler._replace(unary_unary=unary(handler.unary_unary))
+        if handler.stream_stream:
+            return handler._replace(stream_stream=streaming(handler.stream_stream))
+        if handler.unary_stream:
+            return handler._replace(unary_stream=streaming(handler.unary_stream))
+        return handler._replace(stream_unary=unary(handler.stream_unary))

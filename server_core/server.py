@@ -16,7 +16,7 @@ from protos import grpc_predict_v2_pb2 as pb
 from protos import grpc_predict_v2_pb2_grpc as pb_grpc
 
 from .backend import Backend
-from .interceptors import AccessInterceptor, ErrorInterceptor
+from .interceptors import ServerInterceptor
 from .servicer import InferenceServicer
 from .settings import ServerSettings
 
@@ -52,7 +52,7 @@ class InferenceServer:
             ("grpc.max_send_message_length", s.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ]
-        interceptors = [ErrorInterceptor(), AccessInterceptor(s.token, s.management)]
+        interceptors = [ServerInterceptor(s.token, s.management)]
         server = grpc.aio.server(interceptors=interceptors, options=options)
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(self.backend), server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
