@@ -17,7 +17,7 @@ import numpy as np
 from . import datatypes
 
 MAX_DIMS = 32
-MAX_DIM_SIZE = 2**40  # a single dimension past this is a malformed request, not a tensor
+MAX_DIM_SIZE = 2**40  # a dimension (or tensor) past this is a malformed request, not a tensor
 _LEN = struct.Struct("<I")
 
 
@@ -60,7 +60,7 @@ def to_wire_array(array) -> tuple[str, np.ndarray]:
     if datatype == "BYTES":
         return datatype, array
     wire = datatypes.lookup(datatype).dtype
-    return datatype, np.ascontiguousarray(array, dtype=wire)
+    return datatype, np.asarray(array, dtype=wire, order="C")  # keeps 0-d arrays 0-d
 
 
 def encode_tensors(tensors, raw_contents, arrays: Mapping[str, np.ndarray], *, raw: bool = True) -> None:
@@ -121,6 +121,8 @@ def checked_shape(label: str, shape: Sequence[int]) -> tuple[int, ...]:
                              "a request tensor needs concrete dimensions >= 0")
         if d > MAX_DIM_SIZE:
             raise CodecError(f"{label}: shape {shape_str(shape)} has an absurd dimension {d}")
+    if math.prod(max(int(d), 1) for d in shape) > MAX_DIM_SIZE:
+        raise CodecError(f"{label}: shape {shape_str(shape)} is absurd: more than {MAX_DIM_SIZE} elements")
     return tuple(int(d) for d in shape)
 
 

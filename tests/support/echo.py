@@ -81,3 +81,30 @@ class EchoLoader(Loader):
 
     def _broken(self, name):
         raise ValueError("weights file is corrupt")
+
+
+def main(argv=None) -> int:
+    """`python -m tests.support.echo [--port N] [--metrics-port N] [--grace S]`: the echo backend as
+    a real server process."""
+    import argparse
+    import asyncio
+
+    from server_core.metrics import Metrics
+    from server_core.repository import RepositoryBackend
+    from server_core.server import configure_logging, serve
+    from server_core.settings import ServerSettings
+
+    parser = argparse.ArgumentParser(prog="python -m tests.support.echo")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--metrics-port", type=int, default=None)
+    parser.add_argument("--grace", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    configure_logging("INFO")
+    metrics = Metrics()
+    settings = ServerSettings(port=args.port, metrics_port=args.metrics_port, grace_s=args.grace)
+    asyncio.run(serve(RepositoryBackend(EchoLoader(metrics)), settings, metrics))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,174 @@
+"""The shared dynamic batcher, driven directly on an event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from server_core.batcher import Batcher, BatchingConfig
+from server_core.errors import DeadlineExceeded, ResourceExhausted, ServingError, Unavailable
+from server_core.stats import ModelStats
+
+
+class Recorder:
+    """A model that doubles its input and records the batch sizes it really ran."""
+
+    def __init__(self, gate: threading.Event | None = None, fail_on: float | None = None):
+        self.batches: list[int] = []
+        self.gate = gate
+        self.fail_on = fail_on
+
+    def __call__(self, inputs):
+        if self.gate is not None:
+            self.gate.wait(10)
+        x = inputs["x"]
+        self.batches.append(x.shape[0])
+        if self.fail_on is not None and (x == self.fail_on).any():
+            raise RuntimeError("boom")
+        return {"y": x * 2}
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def rows(n, width=4, value=1.0):
+    return {"x": np.full((n, width), value, np.float32)}
+
+
+async def started(model, **config):
+    b = Batcher("m", model, BatchingConfig(**config), ModelStats("m", "1"))
+    b.start()
+    return b
+
+
+def test_concurrent_requests_share_a_batch_and_get_their_own_rows_back():
+    async def go():
+        model = Recorder()
+        b = await started(model, max_batch_size=8, max_delay_s=0.05, inline_below_s=0)
+        results = await asyncio.gather(*(b.submit(rows(1, value=i)) for i in range(6)))
+        await b.stop()
+        return model, results
+
+    model, results = run(go())
+    for i, (out, queue_ns) in enumerate(results):
+        np.testing.assert_array_equal(out["y"], np.full((1, 4), 2.0 * i))
+        assert queue_ns >= 0
+    assert sum(model.batches) == 6 and max(model.batches) > 1
+
+
+def test_batches_respect_max_size_trailing_dims_and_oversized_requests():
+    async def go():
+        model = Recorder(gate=threading.Event())
+        b = await started(model, max_batch_size=4, max_delay_s=0.05, inline_below_s=0)
+        first = asyncio.ensure_future(b.submit(rows(1)))  # occupies the worker until the gate opens
+        await asyncio.sleep(0)
+        calls = [b.submit(rows(1)) for _ in range(5)] + [b.submit(rows(1, width=3)), b.submit(rows(9))]
+        tasks = [asyncio.ensure_future(c) for c in calls]
+        await asyncio.sleep(0.01)
+        model.gate.set()
+        outs = await asyncio.gather(first, *tasks)
+        await b.stop()
+        return model, outs
+
+    model, outs = run(go())
+    assert outs[-1][0]["y"].shape == (9, 4)  # bigger than max_batch_size: ran alone, whole
+    assert outs[-2][0]["y"].shape == (1, 3)
+    assert 9 in model.batches
+    assert all(size <= 4 for size in model.batches if size != 9)
+    assert sum(model.batches) == 1 + 5 + 1 + 9
+
+
+def test_cancelled_and_expired_requests_leave_the_queue_without_running():
+    async def go():
+        model = Recorder(gate=threading.Event())
+        b = await started(model, max_batch_size=1, inline_below_s=0)
+        blocker = asyncio.ensure_future(b.submit(rows(1, value=1)))
+        await asyncio.sleep(0.01)
+        cancelled = asyncio.ensure_future(b.submit(rows(1, value=2)))
+        expired = asyncio.ensure_future(b.submit(rows(1, value=3), deadline=time.monotonic() + 0.02))
+        await asyncio.sleep(0.01)
+        cancelled.cancel()
+        with pytest.raises(DeadlineExceeded):
+            await expired
+        model.gate.set()
+        await blocker
+        ok = await b.submit(rows(1, value=4))
+        await b.stop()
+        return model, ok
+
+    model, ok = run(go())
+    np.testing.assert_array_equal(ok[0]["y"], np.full((1, 4), 8.0))
+    assert model.batches == [1, 1]  # the blocker and the last request; the other two never ran
+
+
+def test_a_failing_batch_fails_only_its_own_requests():
+    async def go():
+        b = await started(Recorder(fail_on=7.0), max_batch_size=1, inline_below_s=0)
+        bad = await asyncio.gather(b.submit(rows(1, value=7)), return_exceptions=True)
+        good = await b.submit(rows(1, value=1))
+        await b.stop()
+        return bad[0], good
+
+    bad, good = run(go())
+    assert isinstance(bad, RuntimeError)
+    np.testing.assert_array_equal(good[0]["y"], np.full((1, 4), 2.0))
+
+
+def test_full_queue_is_refused_and_stop_fails_what_waits():
+    async def go():
+        model = Recorder(gate=threading.Event())
+        b = await started(model, max_batch_size=1, max_queue=2, inline_below_s=0)
+        running = asyncio.ensure_future(b.submit(rows(1)))
+        await asyncio.sleep(0.01)
+        queued = [asyncio.ensure_future(b.submit(rows(1))) for _ in range(2)]
+        await asyncio.sleep(0)
+        with pytest.raises(ResourceExhausted, match="queue full"):
+            await b.submit(rows(1))
+        model.gate.set()
+        await running
+        stopping = asyncio.ensure_future(b.stop())
+        results = await asyncio.gather(*queued, return_exceptions=True)
+        await stopping
+        with pytest.raises(Unavailable):
+            await b.submit(rows(1))
+        return results
+
+    results = run(go())
+    assert all(isinstance(r, (tuple, Unavailable)) for r in results)
+
+
+def test_outputs_that_are_not_one_row_per_input_row_are_an_error():
+    def summed(inputs):
+        return {"y": inputs["x"].sum(keepdims=True)}
+
+    async def go():
+        b = await started(summed, max_batch_size=8, max_delay_s=0.05, inline_below_s=0)
+        results = await asyncio.gather(*(b.submit(rows(1)) for _ in range(4)), return_exceptions=True)
+        await b.stop()
+        return results
+
+    results = run(go())
+    batched = [r for r in results if isinstance(r, ServingError)]
+    assert batched and "disable batching" in batched[0].message
+
+
+def test_tiny_models_run_inline_after_their_first_execution():
+    calls = []
+
+    def model(inputs):
+        calls.append(threading.current_thread().name)
+        return {"y": inputs["x"]}
+
+    async def go():
+        b = await started(model, max_batch_size=1)
+        for _ in range(3):
+            await b.submit(rows(1))
+        await b.stop()
+
+    run(go())
+    assert calls[0].startswith("run-m") and calls[-1] == threading.main_thread().name
