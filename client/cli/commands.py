@@ -98,8 +98,10 @@ def infer(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         try:
             outputs = c.infer(args.model, arrays, outputs=wanted, version=args.version)
-        except (CodecError, TypeError) as e:  # raised while encoding, before anything is sent
+        except TypeError as e:  # an array numpy cannot express as an OIP datatype
             raise io.CliInputError(f"cannot send the inputs: {e}") from None
+        except CodecError as e:  # a tensor that cannot be encoded, or an answer that does not decode
+            raise io.CliInputError(f"invalid tensor data: {e}") from None
         elapsed_ms = (time.perf_counter() - t0) * 1e3
     if args.out:
         path = io.save_npz(args.out, outputs)

@@ -18,16 +18,16 @@ class CliInputError(ValueError):
     """A file or argument given on the command line is unusable; the message says why."""
 
 
-def _load_npy(path: Path) -> np.ndarray:
+_PICKLE_HINT = "save BYTES tensors as fixed-width bytes (dtype 'S') or str ('U')"
+
+
+def _load(path: Path):
     try:
         return np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise CliInputError(f"{path}: no such file") from None
-    except ValueError as e:
-        raise CliInputError(f"{path}: cannot be read without pickle ({e}); save BYTES tensors as "
-                            "fixed-width bytes (dtype 'S') or str ('U')") from None
-    except OSError as e:
-        raise CliInputError(f"{path}: not a readable .npy file: {e}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise CliInputError(f"{path}: not a readable numpy file ({e}); {_PICKLE_HINT}") from None
 
 
 def read_named_npy(items: Sequence[str]) -> dict[str, np.ndarray]:
@@ -39,25 +39,25 @@ def read_named_npy(items: Sequence[str]) -> dict[str, np.ndarray]:
             raise CliInputError(f"--input {item!r}: expected NAME=FILE.npy")
         if name in arrays:
             raise CliInputError(f"--input {name} is given more than once")
-        array = _load_npy(Path(path))
+        array = _load(Path(path))
         if not isinstance(array, np.ndarray):
-            raise CliInputError(f"{path}: holds several arrays; use --inputs for an .npz file")
+            array.close()
+            raise CliInputError(f"{path}: an .npz archive; pass it with --inputs")
         arrays[name] = array
     return arrays
 
 
 def read_npz(path: str | Path) -> dict[str, np.ndarray]:
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as data:
+    loaded = _load(path)
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise CliInputError(f"{path}: a single array; expected an .npz archive with one array per input "
+                            "(or pass .npy files with --input NAME=FILE.npy)")
+    with loaded as data:
+        try:
             arrays = {key: data[key] for key in data.files}
-    except FileNotFoundError:
-        raise CliInputError(f"{path}: no such file") from None
-    except ValueError as e:
-        raise CliInputError(f"{path}: an array cannot be read without pickle ({e}); save BYTES tensors "
-                            "as fixed-width bytes (dtype 'S') or str ('U')") from None
-    except (OSError, zipfile.BadZipFile, AttributeError) as e:
-        raise CliInputError(f"{path}: not a readable .npz archive: {e}") from None
+        except ValueError as e:
+            raise CliInputError(f"{path}: an array cannot be read without pickle ({e}); {_PICKLE_HINT}") from None
     if not arrays:
         raise CliInputError(f"{path}: holds no arrays")
     return arrays

@@ -21,7 +21,7 @@ def _values(array: np.ndarray, full: bool) -> str:
 def format_array(name: str, array: np.ndarray, full: bool = False) -> str:
     """`name: DATATYPE [shape]`, numeric statistics, then the values (summarized unless `full`)."""
     lines = [f"{name}: {datatype_of(array)} {shape_str(array.shape)}"]
-    if array.size and array.dtype.kind in "biuf":
+    if array.size and datatype_of(array) != "BYTES":
         values = array.astype(np.float64)
         finite = values[np.isfinite(values)]
         if finite.size:
@@ -29,7 +29,7 @@ def format_array(name: str, array: np.ndarray, full: bool = False) -> str:
                          f"std {finite.std():.6g}")
         if finite.size != values.size:
             lines.append(f"  {values.size - finite.size} non-finite values")
-        if array.ndim >= 2 and array.dtype.kind == "f":
+        if array.ndim >= 2 and array.dtype.kind not in "biu":
             top = np.argmax(values.reshape(array.shape[0], -1), axis=1)
             if top.size <= 16:
                 lines.append(f"  argmax per row: {top.tolist()}")

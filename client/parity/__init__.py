@@ -47,14 +47,15 @@ JSON document (`report.to_json()`, `--json OUT`), schema "tandem.parity/1"::
 
 Numbers are null where undefined or not finite (e.g. BYTES outputs, a NaN on one side only);
 `worst_sample` is the index of the sample with the largest absolute difference. When parity could
-not be measured, the document holds only "schema", "passed" (false), "exit_code" (2) and "error".
+not be measured, the document holds only "schema", "passed" (false), "exit_code" (2), "model"
+and "error".
 """
 
 from .errors import ParityError
 from .generate import InputGenerator, Limits
-from .report import SCHEMA, ParityReport, Side
+from .report import SCHEMA, ParityReport, Side, error_document
 from .runner import run_parity
 from .signature import signature_differences
 
-__all__ = ["SCHEMA", "InputGenerator", "Limits", "ParityError", "ParityReport", "Side", "run_parity",
-           "signature_differences"]
+__all__ = ["SCHEMA", "InputGenerator", "Limits", "ParityError", "ParityReport", "Side", "error_document",
+           "run_parity", "signature_differences"]

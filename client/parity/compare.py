@@ -154,7 +154,7 @@ class Classification:
     def add(self, a: np.ndarray, b: np.ndarray, offset: int, rows: int, labels: np.ndarray | None) -> None:
         if self.problem is not None:
             return
-        if a.shape != b.shape or a.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":
+        if a.shape != b.shape or a.dtype.kind in "OSU" or b.dtype.kind in "OSU":
             self.problem = f"classification output '{self.output}' is not comparable as class scores"
             return
         n = sample_rows(a, rows)

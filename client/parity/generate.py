@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import datatypes
-from ..codec import shape_str
 from ..messages import TensorSpec
 
 DEFAULT_INT_RANGE = (0, 100)
@@ -122,10 +121,12 @@ class InputGenerator:
         if spec.name in self.ranges:
             lo, hi = self.ranges[spec.name]
             if dtype.kind in _INT_KINDS:
-                return self.rng.integers(lo, hi, size=shape, dtype=np.int64).astype(dtype)
+                return self.rng.integers(lo, hi, size=shape, dtype=dtype)
             if dtype.kind == "b":
                 return self.rng.integers(max(int(lo), 0), min(int(hi), 2), size=shape).astype(dtype)
-            return self.rng.uniform(lo, hi, size=shape).astype(dtype)
+            values = self.rng.uniform(lo, hi, size=shape).astype(dtype)
+            top = np.asarray(hi).astype(dtype)  # rounding to a narrow float may reach hi: keep [lo, hi)
+            return np.where(values >= top, np.asarray(lo).astype(dtype), values).astype(dtype)
         if "mask" in name:
             return self._mask(shape).astype(dtype)
         if dtype.kind in _INT_KINDS and name.endswith("position_ids"):
@@ -135,7 +136,7 @@ class InputGenerator:
             return np.zeros(shape, dtype=dtype)
         if dtype.kind in _INT_KINDS:
             lo, hi = DEFAULT_INT_RANGE
-            return self.rng.integers(lo, hi, size=shape, dtype=np.int64).astype(dtype)
+            return self.rng.integers(lo, hi, size=shape, dtype=dtype)
         if dtype.kind == "b":
             return self.rng.integers(0, 2, size=shape).astype(bool)
         return self.rng.standard_normal(size=shape).astype(dtype)
@@ -154,7 +155,3 @@ class InputGenerator:
             n = int(self.rng.integers(1, self.limits.max_bytes_length + 1))
             flat[i] = self.rng.choice(_LETTERS, size=n).tobytes()
         return out
-
-
-def describe(arrays: Mapping[str, np.ndarray]) -> str:
-    return ", ".join(f"{k} {shape_str(v.shape)}" for k, v in arrays.items())

@@ -28,18 +28,22 @@ def load_npz(path: str | Path, labels_key: str | None, input_names: Sequence[str
     unless the model has an input of that name."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {}
-            for key in data.files:
-                try:
-                    arrays[key] = data[key]
-                except ValueError as e:  # object arrays need pickle, which we refuse
-                    raise ValueError(f"inputs file {path}: array '{key}' cannot be read ({e}); store "
-                                     "BYTES inputs as fixed-width bytes (dtype 'S') or str ('U')") from None
+        loaded = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise ValueError(f"inputs file {path} does not exist") from None
-    except (OSError, zipfile.BadZipFile) as e:
-        raise ValueError(f"inputs file {path} is not a readable .npz archive: {e}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"inputs file {path} is not a readable .npz archive ({e})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError(f"inputs file {path} holds a single array; expected an .npz archive with one "
+                         "array per input (numpy.savez)")
+    arrays = {}
+    with loaded as data:
+        for key in data.files:
+            try:
+                arrays[key] = data[key]
+            except ValueError as e:  # object arrays need pickle, which we refuse
+                raise ValueError(f"inputs file {path}: array '{key}' cannot be read ({e}); store BYTES "
+                                 "inputs as fixed-width bytes (dtype 'S') or str ('U')") from None
     if not arrays:
         raise ValueError(f"inputs file {path} holds no arrays")
     labels = None

@@ -106,9 +106,9 @@ class ParityReport:
         return render(self)
 
 
-def error_document(error) -> dict:
+def error_document(error, model: str | None = None) -> dict:
     """The JSON written instead of a report when parity could not be measured (exit code 2)."""
-    return {"schema": SCHEMA, "passed": False, "exit_code": 2, "error": error.to_dict()}
+    return {"schema": SCHEMA, "passed": False, "exit_code": 2, "model": model, "error": error.to_dict()}
 
 
 def _num(x, fmt: str = ".3e") -> str:
@@ -128,8 +128,9 @@ def _inputs_line(inputs: dict) -> str:
         origin = "given by the caller"
     else:
         origin = f"generated (seed {inputs['seed']})"
-    return (f"inputs: {inputs['samples']} samples {origin}, {inputs['requests']} requests of at most "
-            f"{inputs['batch_size']}")
+    requests = inputs["requests"]
+    return (f"inputs: {inputs['samples']} samples {origin}, {requests} request{'s' if requests != 1 else ''} "
+            f"of at most {inputs['batch_size']}")
 
 
 def render(report: ParityReport) -> str:

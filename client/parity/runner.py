@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..codec import CodecError
 from ..errors import InferenceError, NotFoundError, UnavailableError
 from ..messages import ModelMetadata
 from ..sync import InferenceClient
@@ -55,6 +56,8 @@ class _Endpoint:
             last = batch.offset + batch.rows - 1
             what = f"ModelInfer of samples {batch.offset}..{last}"
             raise ParityError(_describe_failure(e, s.model, what), s.label, s.url) from None
+        except CodecError as e:  # the server's answer does not decode
+            raise ParityError(f"malformed ModelInfer answer: {e}", s.label, s.url) from None
         finally:
             s.infer_seconds += time.perf_counter() - t0
         missing = [n for n in output_names if n not in outputs]
@@ -176,11 +179,17 @@ def _plan(meta_a, meta_b, inputs, labels, labels_key, samples, seed, batch_size,
     info = {"source": "generated", "path": None, "seed": None, "samples": samples,
             "batch_size": batch_size if batched else 1}
     if inputs is None:
-        generator = InputGenerator(specs, seed=seed, ranges=_ranges(meta_a, meta_b, ranges, notes), limits=limits)
+        try:
+            generator = InputGenerator(specs, seed=seed, ranges=_ranges(meta_a, meta_b, ranges, notes),
+                                       limits=limits)
+        except ValueError as e:
+            raise ParityError(str(e)) from None
         info["seed"] = seed
         if labels is not None:
             raise ParityError("labels were given without inputs; labels need the inputs they belong to")
         return inputs_mod.generated_batches(generator, samples, batched, batch_size), info, None
+    if ranges:
+        notes.append("ranges apply to generated inputs only; ignored with given inputs")
     if isinstance(inputs, (str, Path)):
         source = f"inputs file {inputs}"
         try:
