@@ -56,6 +56,7 @@ class LoadOptions:
     check_atol: float = 1e-4
     check_rtol: float = 1e-3
     warmup_s: float = 0.0
+    measure_s: float = 0.0  # stop after this much measured time (0: at -t, Locust's own limit)
     results_json: str = ""
     ramp_start_users: int = 1
     ramp_step_users: int = 1
@@ -89,7 +90,7 @@ class LoadOptions:
 
 def add_arguments(parser) -> None:
     """Register the options on Locust's (configargparse) parser."""
-    g = parser.add_argument_group("Tandem OIP v2 gRPC load", "target: --host HOST:PORT or grpc://HOST:PORT")
+    g = parser  # Locust's own add_argument (it takes include_in_web_ui); groups do not
     g.add_argument("--model", default="", help="model to call (required)")
     g.add_argument("--model-version", default="", help="model version (default: the server's latest)")
     g.add_argument("--batch-size", type=int, default=1, help="samples per request (default 1)")
@@ -105,6 +106,9 @@ def add_arguments(parser) -> None:
     g.add_argument("--check-rtol", type=float, default=1e-3, help="relative tolerance of checks (1e-3)")
     g.add_argument("--warmup", default="0", help="seconds at the start left out of Tandem's figures "
                                                  "(Locust's own table is reset then too)")
+    g.add_argument("--measure-time", default="0",
+                   help="stop after this long past the warm-up, precisely (Locust's -t may end up to "
+                        "~0.5 s early); 0 = at -t")
     g.add_argument("--results-json", default="", include_in_web_ui=False,
                    help="write exact latencies' percentiles, CDF, timeline and checks here at the end")
     g.add_argument("--ramp-start-users", type=int, default=1, help="ramp: users of the first step (1)")
@@ -132,7 +136,8 @@ def from_parsed(parsed, host: str | None) -> LoadOptions:
         batch_size=int(parsed.batch_size), inputs=parsed.inputs, seed=int(parsed.seed),
         deadline_s=_deadline(parsed.deadline), check_rate=float(parsed.check_rate),
         check_atol=float(parsed.check_atol), check_rtol=float(parsed.check_rtol),
-        warmup_s=parse_duration(parsed.warmup, "--warmup"), results_json=parsed.results_json,
+        warmup_s=parse_duration(parsed.warmup, "--warmup"),
+        measure_s=parse_duration(parsed.measure_time, "--measure-time"), results_json=parsed.results_json,
         ramp_start_users=int(parsed.ramp_start_users), ramp_step_users=int(parsed.ramp_step_users),
         ramp_step_s=parse_duration(parsed.ramp_step_time, "--ramp-step-time"),
         ramp_p99_ms=float(parsed.ramp_p99_ms), ramp_max_error_rate=float(parsed.ramp_max_error_rate),

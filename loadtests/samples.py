@@ -129,7 +129,7 @@ def cdf(ms: np.ndarray, points: int = CDF_POINTS) -> list[list[float]]:
 
 def timeline(t: np.ndarray, ms: np.ndarray, ok: np.ndarray, duration: float, bucket: float = 1.0) -> dict:
     """Per-bucket successes/s, failures/s and p50/p99 latency (ms) over [0, duration]."""
-    n = max(1, math.ceil(duration / bucket - 1e-9))
+    n = max(1, round(duration / bucket))  # a last part shorter than half a bucket joins the one before
     index = np.minimum((t // bucket).astype(int), n - 1) if t.size else np.zeros(0, dtype=int)
     ok_counts = np.bincount(index[ok], minlength=n)[:n]
     err_counts = np.bincount(index[~ok], minlength=n)[:n]
@@ -138,9 +138,9 @@ def timeline(t: np.ndarray, ms: np.ndarray, ok: np.ndarray, duration: float, buc
         sel = ms[(index == i) & ok]
         p50.append(_round(np.percentile(sel, 50)) if sel.size else None)
         p99.append(_round(np.percentile(sel, 99)) if sel.size else None)
-    widths = [min(bucket, duration - i * bucket) if duration > i * bucket else bucket for i in range(n)]
+    widths = [bucket] * (n - 1) + [max(duration - (n - 1) * bucket, 1e-9)]
     return {
-        "t": [_round((i + 1) * bucket, 3) for i in range(n)],
+        "t": [_round((i + 1) * bucket) for i in range(n - 1)] + [_round(duration)],
         "rps": [_round(c / w, 3) for c, w in zip(ok_counts, widths)],
         "errors_per_s": [_round(c / w, 3) for c, w in zip(err_counts, widths)],
         "p50_ms": p50,

@@ -27,7 +27,7 @@ from .inputs import RequestPool, build_pool
 from .samples import SampleStore, percentile_line, summarize
 
 log = logging.getLogger("tandem.loadtests")
-SAMPLES_MSG, FLUSH_MSG = "tandem_samples", "tandem_flush"
+SAMPLES_MSG, FLUSH_MSG, RESET_MSG = "tandem_samples", "tandem_flush", "tandem_reset_stats"
 REPORT_INTERVAL_S = 1.0
 FLUSH_TIMEOUT_S = 5.0
 RUN_SCHEMA = "tandem.locust-run/1"
@@ -94,19 +94,24 @@ class LoadSession:
     def on_test_start(self, **_kw) -> None:
         self.started = time.time()
         self.ended = None
-        if self.runs_users:
-            try:
+        try:
+            if self.runs_users:
                 self.prepare()
-            except Exception as e:  # noqa: BLE001 - any failure here means no load can run: say why, stop
-                self._fail(f"cannot prepare the load test: {e}")
-                return
-        if self.options is None:
-            self.load_options()
+            elif self.options is None:
+                self.load_options()
+        except Exception as e:  # noqa: BLE001 - any failure here means no load can run: say why, stop
+            self._fail(f"cannot prepare the load test: {e}")
+            return
         self.measure_start = self.started + self.options.warmup_s
         if isinstance(self.runner, WorkerRunner):
             self._spawn(self._send_loop)
         if self.collects:
             self._spawn(self._collector_loop)
+
+    def _end_test(self) -> None:
+        """Stop the test as Locust's -t would: quit when headless, else stop (the web UI stays)."""
+        headless = getattr(self.environment.parsed_options, "headless", False)
+        gevent.spawn(self.runner.quit if headless or isinstance(self.runner, WorkerRunner) else self.runner.stop)
 
     def _fail(self, message: str) -> None:
         self.fatal = message
@@ -114,7 +119,7 @@ class LoadSession:
         self.environment.process_exit_code = 2
         if isinstance(self.runner, WorkerRunner):
             self.runner.send_message(SAMPLES_MSG, {"fatal": message})
-        gevent.spawn_later(0.1, self.runner.quit)
+        self._end_test()
 
     def _spawn(self, fn) -> None:
         self._greenlets.append(gevent.spawn(fn))
@@ -132,17 +137,31 @@ class LoadSession:
         self.runner.send_message(SAMPLES_MSG, payload)
 
     def _collector_loop(self) -> None:
-        reset_done = self.options.warmup_s <= 0
+        """Master/local: users over time, Locust's reset after the warm-up, the precise end."""
+        o = self.options
+        reset_done = o.warmup_s <= 0
+        stop_at = self.measure_start + o.measure_s if o.measure_s > 0 else None
         while True:
             now = time.time()
             self.users_t.append(now)
             self.users_n.append(self.runner.user_count)
             if not reset_done and now >= self.measure_start:
+                if isinstance(self.runner, MasterRunner):
+                    self.runner.send_message(RESET_MSG)  # workers hold unsent warm-up stats
                 self.runner.stats.reset_all()
                 reset_done = True
                 log.info("tandem: warm-up over, measuring")
-            gevent.sleep(min(REPORT_INTERVAL_S, max(0.05, self.measure_start - now)) if not reset_done
-                         else REPORT_INTERVAL_S)
+            if stop_at is not None and now >= stop_at:
+                self.ended = now
+                log.info("tandem: measured for %.1f s, stopping", o.measure_s)
+                self._end_test()
+                return
+            wake = [now + REPORT_INTERVAL_S]
+            if not reset_done:
+                wake.append(self.measure_start)
+            if stop_at is not None:
+                wake.append(stop_at)
+            gevent.sleep(max(0.0, min(wake) - time.time()))
 
     def on_test_stopping(self, **_kw) -> None:
         if self.collects and self.ended is None:
@@ -185,12 +204,15 @@ class LoadSession:
     def on_flush(self, environment, msg, **_kw) -> None:  # worker
         self._send((msg.data or {}).get("id"))
 
+    def on_reset_stats(self, environment, msg, **_kw) -> None:  # worker
+        environment.runner.stats.reset_all()
+
     def on_quitting(self, environment, **_kw) -> None:
         if not self.collects or self.options is None or self.started is None:
             return
         end = self.ended or time.time()
         result = self.result(end)
-        print(f"tandem: {self.options.model} @ {self.options.target}: {result['requests']['ok']} ok, "
+        print(f"tandem: {self.scenario} {self.options.model} @ {self.options.target}: {result['requests']['ok']} ok, "
               f"{result['requests']['failed']} failed, {result['requests']['rps']} req/s; "
               f"{percentile_line(result['latency_ms'])}", file=sys.stderr, flush=True)
         if self.options.results_json:
@@ -222,7 +244,10 @@ class LoadSession:
 
 def install(events, scenario: str, *, single_user: bool = False) -> None:
     """Register the options and the session's listeners on Locust's `events` (once per process)."""
-    if scenario in _installed:
+    if _installed:
+        if scenario not in _installed:
+            raise RuntimeError(f"one Tandem scenario per Locust process: {scenario} was loaded after "
+                               f"{next(iter(_installed))}; pass a single locustfile with -f")
         return
     _installed.add(scenario)
 
@@ -242,6 +267,7 @@ def install(events, scenario: str, *, single_user: bool = False) -> None:
             runner.register_message(SAMPLES_MSG, session.on_samples)
         if isinstance(runner, WorkerRunner):
             runner.register_message(FLUSH_MSG, session.on_flush)
+            runner.register_message(RESET_MSG, session.on_reset_stats)
             return  # a worker gets its options from the master when the test starts
         if single_user and parsed is not None and parsed.num_users not in (None, 1):
             log.warning("tandem: the %s scenario runs one user; ignoring --users %s", scenario, parsed.num_users)

@@ -1,0 +1,1 @@
+"""Locustfiles, one per scenario: latency (one user), throughput (N users), ramp (stepped users)."""
