@@ -6,7 +6,7 @@ STAMP := $(VENV)/.tandem-installed
 REQS := requirements/dev.txt requirements/compat.txt
 ARGS ?=
 
-.PHONY: venv test protos protos-check bench run clean
+.PHONY: venv tools test protos protos-check bench run clean
 
 venv: $(STAMP)
 
@@ -18,7 +18,14 @@ $(STAMP): $(REQS)
 	$(PY) -m pip install --quiet --no-deps -r requirements/compat.txt
 	@touch $@
 
-test: $(STAMP)
+# System tools the tests use: Debian's docker-compose validates the compose files (no engine needed).
+tools:
+	@command -v docker-compose >/dev/null 2>&1 || { \
+	  echo "installing docker-compose (Debian package) to validate the compose files"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq docker-compose >/dev/null; }
+
+test: $(STAMP) tools
 	$(PY) -m pytest $(ARGS)
 
 protos: $(STAMP)
@@ -32,3 +39,8 @@ clean:
 
 bench: $(STAMP)
 	$(PY) -m bench $(ARGS)
+
+# The main job: zoo, both services, parity and load for every model, one report (ARGS=... for options,
+# e.g. make run ARGS="--models digits-mlp --duration 10s").
+run: $(STAMP)
+	$(PY) -m loadtests run $(ARGS)

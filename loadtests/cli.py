@@ -83,7 +83,28 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     _add_compare(sub)
     _add_report(sub)
+    _add_run(sub)
     return p
+
+
+def _add_run(sub) -> None:
+    from .mainjob import JobSettings
+
+    d = JobSettings()
+    p = sub.add_parser("run", help="the main job: build the zoo, serve it from both services, parity and "
+                                   "load for every model, one report (what `make run` runs)")
+    p.add_argument("--models", default=d.models, help="'all' (default) or NAME,NAME of the zoo's models")
+    p.add_argument("--scenario", default=d.scenario, choices=["latency", "throughput", "ramp"])
+    p.add_argument("--users", type=int, default=d.users, help=f"concurrent users (default {d.users})")
+    p.add_argument("--duration", type=_duration("--duration"), default=d.duration_s,
+                   help=f"measured time per service and model, e.g. 20s, 1m (default {d.duration_s:g}s)")
+    p.add_argument("--warmup", type=_duration("--warmup"), default=d.warmup_s,
+                   help=f"warm-up before measuring (default {d.warmup_s:g}s)")
+    p.add_argument("--out", type=Path, default=d.out, help="reports folder; a timestamped run folder goes in it")
+    p.add_argument("--zoo", type=Path, default=None, help="reuse a zoo built by `python -m zoo build`")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--tf-backend", default=d.tf_backend, choices=["auto", "managed", "embedded"],
+                   help="tf_service backend (auto: TF Serving when its binary is on PATH, else embedded)")
 
 
 def config_from_args(args) -> CompareConfig:
@@ -132,4 +153,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "compare":
         return compare_main(args)
+    if args.command == "run":
+        from .mainjob import JobSettings, run
+
+        return run(JobSettings(models=args.models, scenario=args.scenario, users=args.users,
+                               duration_s=args.duration, warmup_s=args.warmup, out=args.out, zoo=args.zoo,
+                               seed=args.seed, tf_backend=args.tf_backend))
     return report_main(args)

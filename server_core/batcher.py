@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,11 +35,29 @@ class BatchingConfig:
 
 
 class _Item:
-    __slots__ = ("inputs", "rows", "key", "future", "enqueued")
+    __slots__ = ("inputs", "rows", "key", "future", "enqueued", "deadline", "context")
 
-    def __init__(self, inputs, rows, key, future):
+    def __init__(self, inputs, rows, key, future, deadline=None, context=None):
         self.inputs, self.rows, self.key, self.future = inputs, rows, key, future
         self.enqueued = time.monotonic()
+        self.deadline, self.context = deadline, context
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """What a run function may ask about the batch it is running (see `running_batch`)."""
+
+    deadline: float | None  # the latest time.monotonic() deadline of its requests; None if one has none
+    contexts: tuple  # each request's `context` as given to submit(), in batch order
+
+
+_running = threading.local()
+
+
+def running_batch() -> BatchInfo | None:
+    """Inside a run function: the batch being run (for models that call another server and must pass
+    the callers' deadline and requested outputs on). None outside a run."""
+    return getattr(_running, "batch", None)
 
 
 def _batch_key(inputs: Mapping[str, np.ndarray]):
@@ -67,6 +86,7 @@ class Batcher:
         self._avg_exec_s = float("inf")  # moving average of execution time, for inline_below_s
         self._outstanding = 0  # submitted and not yet answered
         self._running = 0  # requests inside executing batches
+        self._last_batch = 0  # requests in the batch formed last
 
     def start(self) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(self.config.workers, thread_name_prefix=f"run-{self.name}")
@@ -90,7 +110,7 @@ class Batcher:
     def queued(self) -> int:
         return len(self._queue)
 
-    async def submit(self, inputs: dict[str, np.ndarray], deadline: float | None = None):
+    async def submit(self, inputs: dict[str, np.ndarray], deadline: float | None = None, context=None):
         """Queue one request; returns (outputs, queue_ns). Raises ResourceExhausted when full,
         DeadlineExceeded when the deadline passes first; a cancelled caller leaves the queue."""
         if self._closed:
@@ -103,7 +123,7 @@ class Batcher:
         rows = _rows(inputs) if self.config.max_batch_size > 1 else None
         key = _batch_key(inputs) if rows is not None else None
         loop = asyncio.get_running_loop()
-        item = _Item(inputs, rows, key, loop.create_future())
+        item = _Item(inputs, rows, key, loop.create_future(), deadline, context)
         self._outstanding += 1
         self._queue.append(item)
         self._arrived.set()
@@ -160,14 +180,16 @@ class Batcher:
                         rows += item.rows
                         continue
                     left = until - time.monotonic()
-                    if left <= 0 or self._outstanding <= len(batch) + self._running:
-                        break  # out of time, or nobody else is in flight: waiting would only add latency
+                    if left <= 0 or (self._last_batch <= 1 and self._outstanding <= len(batch) + self._running):
+                        break  # out of time, or a quiet model: nobody else in flight and the last batch
+                        # held one request, so waiting would only add latency
                     self._arrived.clear()
                     try:
                         await asyncio.wait_for(self._arrived.wait(), left)
                     except (asyncio.TimeoutError, TimeoutError):
                         pass
             batch = [i for i in batch if not i.future.done()]
+            self._last_batch = len(batch)
             if batch:
                 await self._execute(loop, batch)
 
@@ -207,7 +229,12 @@ def _run_batch(run: RunBatch, batch: list[_Item]):
     else:
         inputs = {name: np.concatenate([i.inputs[name] for i in batch]) for name in batch[0].inputs}
     t1 = time.perf_counter_ns()
-    outputs = run(inputs)
+    deadlines = [i.deadline for i in batch]
+    _running.batch = BatchInfo(None if None in deadlines else max(deadlines), tuple(i.context for i in batch))
+    try:
+        outputs = run(inputs)
+    finally:
+        _running.batch = None
     t2 = time.perf_counter_ns()
     if len(batch) == 1:
         split = [dict(outputs)]

@@ -62,7 +62,8 @@ class Manifest:
         return handler_file(self.handler)
 
     def files(self) -> dict[str, str]:
-        """Manifest key -> archive-relative file name, for every file the manifest names."""
+        """Manifest key -> archive-relative file name, for every file the manifest names
+        (the custom handler's file included)."""
         named = {"serializedFile": self.serialized_file, "modelFile": self.model_file,
                  "configFile": self.config_file, "requirementsFile": self.requirements_file,
                  "handler": self.handler_file}

@@ -3,18 +3,41 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 log = logging.getLogger("tandem.torch.devices")
 
 
-def usable_cores() -> int:
+CGROUP = Path("/sys/fs/cgroup")
+
+
+def cgroup_cpu_limit(root: Path = CGROUP) -> float | None:
+    """CPUs allowed by the container's CFS quota (cgroup v2 cpu.max or v1), None when unlimited."""
     try:
-        return len(os.sched_getaffinity(0)) or 1
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError, ZeroDivisionError):
+        return None
+
+
+def usable_cores(cgroup: Path = CGROUP) -> int:
+    """Cores this process may use: its CPU affinity, capped by a container CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0)) or 1
     except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit(cgroup)
+    return max(1, min(cores, math.ceil(limit))) if limit else cores
 
 
 def cuda_device_count() -> int:
@@ -59,17 +82,32 @@ class DevicePlanner:
 
 
 class ThreadBudget:
-    """Keeps torch's intra-op thread count at cores // (most CPU workers of any loaded model), so
-    one model's workers running at once do not oversubscribe the cores. `fixed` pins the count."""
+    """Keeps torch's intra-op thread count at (cores - 1) // (most CPU workers of any loaded model):
+    one core stays with the gRPC/event-loop frontend, and one model's workers running at once do
+    not oversubscribe the rest. (OpenMP threads that lose their core to another thread stall each
+    other at every barrier: oversubscribed, a CNN ran 3x slower here.) `fixed` pins the count.
+
+    OpenMP and MKL keep their thread count per calling OS thread, and torch.set_num_threads only
+    sets the caller's: every thread that runs a model calls `enter_worker_thread()` first (a
+    thread-local check; it re-applies the count when the budget changed). Without it, a worker
+    thread ran MKL/oneDNN with one OpenMP thread per core: 10-100x slower small calls under load."""
 
     def __init__(self, fixed: int | None = None, cores: int | None = None):
         self.cores = cores or usable_cores()
         self.fixed = fixed if fixed and fixed > 0 else None
         self._workers: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._threads = 0
+        self._generation = 0
+        self._local = threading.local()
 
     def threads_for(self, workers: int) -> int:
-        return self.fixed or max(1, self.cores // max(1, workers))
+        compute = self.cores - 1 if self.cores > 1 else 1
+        return self.fixed or max(1, compute // max(1, workers))
+
+    @property
+    def threads(self) -> int:
+        return self._threads
 
     def apply_startup(self) -> None:
         """Called once in main(), before any torch work: inter-op 1 (workers are our parallelism)."""
@@ -79,7 +117,9 @@ class ThreadBudget:
             torch.set_num_interop_threads(1)
         except RuntimeError:  # already used in this process (tests): keep it
             pass
-        self._apply()
+        with self._lock:
+            self._apply()
+        self.enter_worker_thread()
 
     def register(self, key: str, cpu_workers: int) -> None:
         with self._lock:
@@ -92,11 +132,19 @@ class ThreadBudget:
             self._workers.pop(key, None)
             self._apply()
 
-    def _apply(self) -> None:
-        import torch
+    def enter_worker_thread(self) -> None:
+        """Apply the current thread count to the calling thread if it has not seen it yet."""
+        if getattr(self._local, "generation", -1) != self._generation:
+            import torch
 
+            generation, threads = self._generation, self._threads
+            torch.set_num_threads(threads)
+            self._local.generation = generation
+
+    def _apply(self) -> None:
         want = self.threads_for(max(self._workers.values(), default=1))
-        if torch.get_num_threads() != want:
-            torch.set_num_threads(want)
+        if want != self._threads:
+            self._threads = want
+            self._generation += 1
             log.info("torch intra-op threads: %d (%d cores, up to %d workers per model)", want, self.cores,
                      max(self._workers.values(), default=1))

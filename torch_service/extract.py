@@ -64,7 +64,8 @@ def open_archive(path: Path, work_dir: Path, *, max_bytes: int = DEFAULT_MAX_ARC
         opened = _open_zip(path, Path(work_dir), max_bytes)
     try:
         for key, name in opened.manifest.files().items():
-            opened.member(name, f"file {key}")
+            if key != "handler":  # a missing handler file is reported by the handler resolution
+                opened.member(name, f"file {key}")
     except BaseException:
         opened.close()
         raise

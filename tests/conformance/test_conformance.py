@@ -142,23 +142,31 @@ def test_identity_every_datatype_raw_and_typed(target):
             assert c.infer(model, {"INPUT0": empty})["OUTPUT0"].shape == empty.shape
 
 
+def _batches(stats) -> dict[int, int]:
+    return {b.batch_size: b.compute_infer.count for b in stats.batch_stats}
+
+
 def test_concurrent_requests_are_batched_and_answered_correctly(target):
     async def burst():
         async with AsyncInferenceClient(target.address, token=target.token) as c:
+            before = (await c.statistics("add_sub", "1")).model_stats[0]
             inputs = [pair(1) for _ in range(32)]
             results = await asyncio.gather(*(c.infer("add_sub", x, version="1") for x in inputs))
             for x, r in zip(inputs, results):
                 np.testing.assert_allclose(r["OUTPUT0"], x["INPUT0"] + x["INPUT1"], rtol=1e-6)
-            return await c.statistics("add_sub", "1")
+            return before, (await c.statistics("add_sub", "1")).model_stats[0]
 
-    for _ in range(3):
-        stats = asyncio.run(burst()).model_stats[0]
-        if max(b.batch_size for b in stats.batch_stats) > 1:
+    for _ in range(3):  # a loaded machine may serialise one burst; three in a row do not
+        before, after = asyncio.run(burst())
+        old, new = _batches(before), _batches(after)
+        grown = {size for size, count in new.items() if size > 1 and count > old.get(size, 0)}
+        if grown:
             break
-    assert max(b.batch_size for b in stats.batch_stats) > 1, "32 concurrent requests never shared a batch"
-    assert stats.execution_count < stats.inference_count
-    assert stats.inference_stats.success.count == stats.inference_count
-    assert sum(b.compute_infer.count for b in stats.batch_stats) == stats.execution_count
+    assert grown, f"32 concurrent requests never shared a batch: {new}"
+    assert after.inference_count - before.inference_count == 32
+    assert after.execution_count - before.execution_count < 32
+    assert after.inference_stats.success.count == after.inference_count
+    assert sum(b.compute_infer.count for b in after.batch_stats) == after.execution_count
 
 
 def test_stream_infer_answers_in_order_and_survives_a_bad_request(target):

@@ -1,0 +1,155 @@
+"""The main job (`make run`): build the reference zoo, serve it from both services on loopback, check
+parity for every model, compare both under the same load, and write one report.
+
+    python -m loadtests run [--models all|a,b] [--duration 20s] [--warmup 5s] [--users 8]
+                            [--scenario throughput] [--zoo DIR] [--out reports] [--tf-backend auto]
+
+Everything lands in `<out>/<timestamp>/`: zoo/ (unless --zoo reuses a build), logs/, one folder per
+model (parity.json and the comparison), and the merged report.{html,md,json}. Exit code 0 when every
+model agreed within its tolerance and every run completed, 1 otherwise, 2 when it could not run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .localstack import LocalService, ServiceError
+from .progress import Progress
+
+START_TIMEOUT_S = 300.0  # loading TensorFlow and three models on a busy 2-core machine
+
+
+@dataclass
+class JobSettings:
+    models: str = "all"
+    scenario: str = "throughput"
+    users: int = 8
+    duration_s: float = 20.0
+    warmup_s: float = 5.0
+    out: Path = Path("reports")
+    zoo: Path | None = None  # reuse a built zoo instead of building one
+    seed: int = 0
+    tf_backend: str = "auto"
+    parity_samples_cap: int = 512
+
+
+def _timestamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def build_zoo(settings: JobSettings, run_dir: Path, progress: Progress) -> Path:
+    if settings.zoo is not None:
+        if not (settings.zoo / "zoo.json").is_file():
+            raise ServiceError(f"--zoo {settings.zoo}: no zoo.json there (build one with python -m zoo build)")
+        return settings.zoo
+    out = run_dir / "zoo"
+    argv = [sys.executable, "-m", "zoo", "build", "--out", str(out), "--seed", str(settings.seed), "--quiet"]
+    if settings.models != "all":
+        argv += ["--models", settings.models]
+    progress.message(f"building the reference zoo into {out} ...")
+    if subprocess.call(argv) != 0:
+        raise ServiceError("the zoo build failed (see above)")
+    return out
+
+
+def zoo_models(zoo: Path, wanted: str) -> dict[str, dict]:
+    doc = json.loads((zoo / "zoo.json").read_text(encoding="utf-8"))
+    models = doc["models"]
+    if wanted == "all":
+        return models
+    names = [n.strip() for n in wanted.split(",") if n.strip()]
+    unknown = [n for n in names if n not in models]
+    if unknown:
+        raise ServiceError(f"--models: {', '.join(unknown)} not in the zoo ({', '.join(models)})")
+    return {n: models[n] for n in names}
+
+
+def start_services(zoo: Path, run_dir: Path, settings: JobSettings, models: list[str],
+                   progress: Progress) -> tuple[LocalService, LocalService]:
+    common = ["--host", "127.0.0.1", "--port", "0", "--metrics-port", "-1", "--log-level", "WARNING"]
+    torch = LocalService("torch", ["torch_service", "--model-store", str(zoo / "torch"),
+                                   "--models", ",".join(models), *common], run_dir / "logs" / "torch_service.log")
+    tf = LocalService("tf", ["tf_service", "--model-base-path", str(zoo / "tf"), "--backend", settings.tf_backend,
+                             "--models", ",".join(models), *common], run_dir / "logs" / "tf_service.log")
+    deadline = time.monotonic() + START_TIMEOUT_S
+    progress.message("starting torch_service and tf_service on loopback ...")
+    for service in (torch, tf):
+        service.start()
+    for service in (torch, tf):
+        service.wait_listening(deadline)
+        service.wait_models(models, deadline)
+        progress.message(f"{service.name}_service ready at {service.address} (pid {service.pid})")
+    return torch, tf
+
+
+def run_parity(torch: LocalService, tf: LocalService, zoo: Path, model: str, entry: dict, out: Path) -> dict:
+    from client.parity import ParityError, error_document, run_parity as parity
+
+    tol = entry.get("tolerance", {})
+    inputs = zoo / "parity" / f"{model}.npz"
+    path = out / "parity.json"
+    try:
+        report = parity(torch.address, tf.address, model, inputs=inputs if inputs.is_file() else None,
+                        atol=tol.get("atol", 1e-4), rtol=tol.get("rtol", 1e-3), batch_size=16)
+        doc = report.to_dict()
+        print(report.render())
+    except ParityError as e:
+        doc = error_document(e, model)
+        print(f"parity {model}: {e}", file=sys.stderr)
+    path.write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return doc
+
+
+def run(settings: JobSettings) -> int:
+    from . import report as report_mod
+    from .compare import compare
+    from .targets import PreflightError
+
+    progress = Progress()
+    run_dir = settings.out / _timestamp()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    torch = tf = None
+    worst = 0
+    try:
+        zoo = build_zoo(settings, run_dir, progress)
+        models = zoo_models(zoo, settings.models)
+        torch, tf = start_services(zoo, run_dir, settings, list(models), progress)
+        folders = []
+        for model, entry in models.items():
+            out = run_dir / model
+            out.mkdir(parents=True, exist_ok=True)
+            progress.message(f"== {model}: parity")
+            parity = run_parity(torch, tf, zoo, model, entry, out)
+            if not parity.get("passed", False):
+                worst = max(worst, 1)
+            progress.message(f"== {model}: {settings.scenario} load, {settings.users} users, "
+                             f"{settings.duration_s:g}s after {settings.warmup_s:g}s warm-up, each service")
+            inputs = zoo / "parity" / f"{model}.npz"
+            outcome = compare(torch.address, tf.address, model, out_dir=out, torch_pid=torch.pid, tf_pid=tf.pid,
+                              progress=progress, parity=out / "parity.json", scenario=settings.scenario,
+                              users=settings.users, duration_s=settings.duration_s, warmup_s=settings.warmup_s,
+                              inputs=str(inputs) if inputs.is_file() else "", seed=settings.seed)
+            worst = max(worst, outcome.exit_code if outcome.exit_code in (0, 1) else 1)
+            folders.append(out)
+        merged, paths = report_mod.combine(folders, run_dir)
+        print()
+        print(report_mod.summary_table(merged))
+        print(f"\nreport: {paths['html']}\n        {paths['md']}\n        {paths['json']}")
+        print(f"main job finished in {time.monotonic() - started:.0f}s")
+        return worst
+    except (ServiceError, PreflightError) as e:
+        print(f"main job: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nmain job interrupted: stopping the services", file=sys.stderr)
+        return 130
+    finally:
+        for service in (torch, tf):
+            if service is not None:
+                service.stop()

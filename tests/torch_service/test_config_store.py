@@ -1,0 +1,117 @@
+"""model-config.yaml validation and the model store layout (no server, no torch)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from client.messages import TensorSpec
+from torch_service.archive import ArchiveError
+from torch_service.config import ConfigError, parse_config, read_config
+from torch_service.store import ModelStore
+
+from .conftest import MLP_TENSORS
+
+
+def test_torchserve_keys_and_ours_are_read():
+    text = """
+minWorkers: 2
+maxWorkers: 4
+batchSize: 8
+maxBatchDelay: 5
+responseTimeout: 30
+deviceType: gpu
+deviceIds: [1]
+jobQueueSize: 10
+parallelType: pp
+handler: {labels: labels.json}
+properties: {x.range: "0,10", classification_output: y, threshold: 0.5, calibrated: true}
+tensors:
+  inputs: [{name: x, datatype: FP32, shape: [-1, 8]}]
+  outputs: [{name: y, datatype: FP32, shape: [-1, 3]}]
+"""
+    c = parse_config(read_config(text, "model-config.yaml"))
+    assert (c.min_workers, c.max_workers, c.batch_size, c.max_batch_delay_ms) == (2, 4, 8, 5.0)
+    assert (c.device_type, c.device_ids, c.response_timeout_s, c.max_queue_size) == ("gpu", (1,), 30.0, 10)
+    assert c.inputs == (TensorSpec("x", "FP32", (-1, 8)),) and c.outputs == (TensorSpec("y", "FP32", (-1, 3)),)
+    assert c.properties == {"x.range": "0,10", "classification_output": "y", "threshold": "0.5", "calibrated": "true"}
+    assert c.raw["handler"] == {"labels": "labels.json"}
+    b = c.batching()
+    assert (b.max_batch_size, b.max_delay_s, b.max_queue, b.workers) == (8, 0.005, 10, 2)
+
+
+def test_defaults_follow_torchserve():
+    c = parse_config({"tensors": MLP_TENSORS}, default_device="cpu")
+    assert (c.batch_size, c.max_batch_delay_ms, c.min_workers, c.response_timeout_s) == (1, 100.0, 1, 120.0)
+    assert parse_config({"tensors": MLP_TENSORS}, default_device="gpu").device_type == "gpu"
+
+
+BAD = [
+    ({}, "no 'tensors' section"),
+    ({"tensors": {"inputs": [], "outputs": MLP_TENSORS["outputs"]}}, "tensors.inputs must be a non-empty list"),
+    ({"tensors": {**MLP_TENSORS, "inputs": [{"name": "x", "datatype": "FP128", "shape": [1]}]}},
+     "datatype 'FP128' is not one of"),
+    ({"tensors": {**MLP_TENSORS, "inputs": [{"name": "x", "datatype": "FP32", "shape": [-2]}]}},
+     "shape must be a list of integers"),
+    ({"tensors": {**MLP_TENSORS, "inputs": [{"name": "x", "datatype": "FP32"}]}}, "shape must be a list"),
+    ({"tensors": {**MLP_TENSORS, "inputs": [{"name": "x", "datatype": "FP32", "shape": [1], "dims": 2}]}},
+     "exactly name, datatype and shape"),
+    ({"tensors": {**MLP_TENSORS, "outputs": MLP_TENSORS["outputs"] * 2}}, "names must be unique"),
+    ({"tensors": MLP_TENSORS, "batchSize": 0}, "batchSize must be an integer >= 1"),
+    ({"tensors": MLP_TENSORS, "batchSize": True}, "batchSize must be an integer"),
+    ({"tensors": {**MLP_TENSORS, "inputs": [{"name": "x", "datatype": "FP32", "shape": [4, 8]}]}, "batchSize": 4},
+     "variable first dimension"),
+    ({"tensors": MLP_TENSORS, "minWorkers": 3, "maxWorkers": 2}, "maxWorkers (2) is below minWorkers (3)"),
+    ({"tensors": MLP_TENSORS, "deviceType": "neuron"}, "deviceType must be one of cpu, gpu"),
+    ({"tensors": MLP_TENSORS, "deviceIds": [-1]}, "deviceIds must be a list of GPU indices"),
+    ({"tensors": MLP_TENSORS, "maxBatchDelay": "5ms"}, "maxBatchDelay must be a number"),
+    ({"tensors": MLP_TENSORS, "responseTimeout": 0}, "responseTimeout must be a number > 0"),
+    ({"tensors": MLP_TENSORS, "maxQueueSize": 1, "jobQueueSize": 2}, "not both"),
+    ({"tensors": MLP_TENSORS, "properties": {"a": [1]}}, "properties must map names"),
+]
+
+
+@pytest.mark.parametrize("doc,message", BAD, ids=[m for _, m in BAD])
+def test_bad_configs_say_what_was_expected(doc, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_config(doc, "model-config.yaml")
+
+
+def test_unreadable_yaml_and_unknown_keys(caplog):
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        read_config("a: [", "c.yaml")
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        read_config("- 1", "c.yaml")
+    with caplog.at_level(logging.WARNING, "tandem.torch.config"):
+        parse_config({"tensors": MLP_TENSORS, "batchsize": 4})
+    assert "ignoring unknown keys batchsize" in caplog.text
+
+
+def test_store_layout_names_and_versions(tmp_path):
+    (tmp_path / "single.mar").write_bytes(b"")
+    (tmp_path / "folder" / "MAR-INF").mkdir(parents=True)
+    (tmp_path / "folder" / "MAR-INF" / "MANIFEST.json").write_text("{}")
+    versioned = tmp_path / "versioned"
+    (versioned / "2").mkdir(parents=True)
+    (versioned / "10.mar").write_bytes(b"")
+    (versioned / "notes.txt").write_text("ignored")
+    (versioned / ".hidden.mar").write_bytes(b"")
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / "README.md").write_text("ignored")
+    (tmp_path / "empty").mkdir()
+    store = ModelStore(tmp_path)
+    assert store.names() == ["empty", "folder", "single", "versioned"]
+    assert [s.version for s in store.sources("single")] == [None]
+    assert [s.path.name for s in store.sources("folder")] == ["folder"]
+    assert sorted((s.version, s.path.name) for s in store.sources("versioned")) == [("10", "10.mar"), ("2", "2")]
+    with pytest.raises(ArchiveError, match="holds no archive"):
+        store.sources("empty")
+    with pytest.raises(ArchiveError, match="not a valid model name"):
+        store.sources("../single")
+    (tmp_path / "single").mkdir()
+    with pytest.raises(ArchiveError, match="both single.mar and single/"):
+        store.sources("single")
+    (versioned / "2.mar").write_bytes(b"")
+    with pytest.raises(ArchiveError, match="version 2 twice"):
+        store.sources("versioned")
