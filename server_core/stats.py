@@ -49,12 +49,11 @@ class ModelStats:
     def __init__(self, name: str, version: str, metrics=None):
         self._lock = threading.Lock()
         self._s = ModelStatsSnapshot(name, version)
-        self._metrics = metrics
-        self._labels = (name, version)
+        self._m = _Children(metrics, name, version) if metrics is not None else None
 
     @contextlib.contextmanager
     def in_flight(self):
-        gauge = self._metrics.in_flight.labels(*self._labels) if self._metrics else None
+        gauge = self._m.in_flight if self._m else None
         if gauge:
             gauge.inc()
         try:
@@ -64,12 +63,11 @@ class ModelStats:
                 gauge.dec()
 
     def request_done(self, ok: bool, total_ns: int, queue_ns: int = 0, status: str = "") -> None:
-        if self._metrics:
-            m = self._metrics
-            m.requests.labels(*self._labels, status or ("OK" if ok else "ERROR")).inc()
-            m.request_latency.labels(*self._labels).observe(total_ns / 1e9)
+        if self._m:
+            self._m.requests(status or ("OK" if ok else "ERROR")).inc()
+            self._m.request_latency.observe(total_ns / 1e9)
             if ok:
-                m.queue_latency.labels(*self._labels).observe(queue_ns / 1e9)
+                self._m.queue_latency.observe(queue_ns / 1e9)
         with self._lock:
             s = self._s
             if ok:
@@ -82,9 +80,9 @@ class ModelStats:
 
     def execution_done(self, batch_size: int, input_ns: int, infer_ns: int, output_ns: int) -> None:
         """One model execution over `batch_size` requests' worth of rows."""
-        if self._metrics:
-            self._metrics.batch_size.labels(*self._labels).observe(batch_size)
-            self._metrics.compute_latency.labels(*self._labels).observe((input_ns + infer_ns + output_ns) / 1e9)
+        if self._m:
+            self._m.batch_size.observe(batch_size)
+            self._m.compute_latency.observe((input_ns + infer_ns + output_ns) / 1e9)
         with self._lock:
             s = self._s
             s.execution_count += 1
@@ -99,3 +97,25 @@ class ModelStats:
     def snapshot(self) -> ModelStatsSnapshot:
         with self._lock:
             return copy.deepcopy(self._s)
+
+
+class _Children:
+    """One model version's labelled Prometheus children, resolved once (labels() costs a lock and a
+    dict lookup per call, which the hot path need not pay)."""
+
+    def __init__(self, metrics, name: str, version: str):
+        labels = (name, version)
+        self._requests = metrics.requests
+        self._labels = labels
+        self._by_status: dict[str, object] = {}
+        self.request_latency = metrics.request_latency.labels(*labels)
+        self.queue_latency = metrics.queue_latency.labels(*labels)
+        self.compute_latency = metrics.compute_latency.labels(*labels)
+        self.batch_size = metrics.batch_size.labels(*labels)
+        self.in_flight = metrics.in_flight.labels(*labels)
+
+    def requests(self, status: str):
+        child = self._by_status.get(status)
+        if child is None:
+            child = self._by_status[status] = self._requests.labels(*self._labels, status)
+        return child
