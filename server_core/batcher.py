@@ -140,11 +140,11 @@ class Batcher:
                 timer.cancel()
 
     def _quiet_and_fast(self) -> bool:
-        """Nothing queued, running or in flight, the last batch was a lone request, and the model
-        runs inline: the worker would run this request alone at once, so run it here and save the
-        hand-offs between tasks."""
-        return (not self._queue and not self._outstanding and not self._running and self._last_batch <= 1
-                and self._avg_exec_s < self.config.inline_below_s)
+        """No batching, nothing queued, running or in flight, and the model runs inline: the worker
+        would run this request alone at once, so run it here and save the hand-offs between tasks.
+        (With batching on, requests always go through the queue so that concurrent ones can meet.)"""
+        return (self.config.max_batch_size <= 1 and not self._queue and not self._outstanding
+                and not self._running and self._avg_exec_s < self.config.inline_below_s)
 
     def _run_now(self, item: _Item):
         outputs, timing = _run_batch(self._run, [item])
