@@ -1,1 +1,1 @@
-"""The zoo's networks in PyTorch. Each module imports only torch, so it can also ship as a model file."""
+"""The zoo's networks in PyTorch; each module imports only torch, nothing else of the zoo."""

@@ -69,9 +69,10 @@ class Intermediate(nn.Module):
     def __init__(self, hidden: int, intermediate: int):
         super().__init__()
         self.dense = nn.Linear(hidden, intermediate)
+        self.approximate = "none"  # exact (erf) GELU, as BERT; "tanh" is the approximation Keras defaults to
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.gelu(self.dense(x), approximate="none")
+        return nn.functional.gelu(self.dense(x), approximate=self.approximate)
 
 
 class Layer(nn.Module):
