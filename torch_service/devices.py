@@ -110,9 +110,11 @@ class ThreadBudget:
         return self._threads
 
     def apply_startup(self) -> None:
-        """Called once in main(), before any torch work: inter-op 1 (workers are our parallelism)."""
+        """Called once in main(), before any torch work: inter-op 1 (workers are our parallelism),
+        and full FP32 precision on GPUs (TF32 off) so answers match tf_service's (docs/numerics.md)."""
         import torch
 
+        disable_tf32(torch)
         try:
             torch.set_num_interop_threads(1)
         except RuntimeError:  # already used in this process (tests): keep it
@@ -148,3 +150,11 @@ class ThreadBudget:
             self._generation += 1
             log.info("torch intra-op threads: %d (%d cores, up to %d workers per model)", want, self.cores,
                      max(self._workers.values(), default=1))
+
+
+def disable_tf32(torch) -> None:
+    """TF32 matmuls/convolutions on Ampere+ GPUs round inputs to 10 mantissa bits: fast, but 15-27x
+    outside the parity tolerances (docs/numerics.md). Tandem serves full FP32."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")

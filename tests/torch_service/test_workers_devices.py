@@ -169,3 +169,15 @@ def test_gpu_placement_reaches_the_handler_context(tmp_path, artifacts):
         assert [c.system_properties["gpu_id"] for c in contexts] == [0, 1, 0]
     finally:
         model.release()
+
+
+def test_startup_turns_tf32_off():
+    import torch
+
+    from torch_service.devices import disable_tf32
+
+    torch.backends.cuda.matmul.allow_tf32 = True
+    torch.backends.cudnn.allow_tf32 = True
+    disable_tf32(torch)
+    assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+    assert torch.get_float32_matmul_precision() == "highest"
