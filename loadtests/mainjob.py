@@ -12,6 +12,7 @@ model agreed within its tolerance and every run completed, 1 otherwise, 2 when i
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -51,9 +52,15 @@ def build_zoo(settings: JobSettings, run_dir: Path, progress: Progress) -> Path:
     argv = [sys.executable, "-m", "zoo", "build", "--out", str(out), "--seed", str(settings.seed), "--quiet"]
     if settings.models != "all":
         argv += ["--models", settings.models]
-    progress.message(f"building the reference zoo into {out} ...")
-    if subprocess.call(argv) != 0:
-        raise ServiceError("the zoo build failed (see above)")
+    log = run_dir / "logs" / "zoo.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    progress.message(f"building the reference zoo into {out} (log: {log}) ...")
+    quiet_tf = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    with log.open("w", encoding="utf-8") as sink:
+        code = subprocess.call(argv, env=quiet_tf, stderr=sink)
+    if code != 0:
+        tail = "".join(log.read_text(encoding="utf-8").splitlines(True)[-15:])
+        raise ServiceError(f"the zoo build failed (exit {code}); see {log}:\n{tail}")
     return out
 
 
@@ -135,8 +142,10 @@ def run(settings: JobSettings) -> int:
                               progress=progress, parity=out / "parity.json", scenario=settings.scenario,
                               users=settings.users, duration_s=settings.duration_s, warmup_s=settings.warmup_s,
                               inputs=str(inputs) if inputs.is_file() else "", seed=settings.seed)
-            worst = max(worst, outcome.exit_code if outcome.exit_code in (0, 1) else 1)
             folders.append(out)
+            if outcome.exit_code == 130:
+                raise KeyboardInterrupt
+            worst = max(worst, outcome.exit_code if outcome.exit_code in (0, 1) else 1)
         merged, paths = report_mod.combine(folders, run_dir)
         print()
         print(report_mod.summary_table(merged))

@@ -28,6 +28,10 @@ def echo_target():
 # name -> "module:function"; each service adds its own line (imported only when its target runs).
 FACTORIES = {
     "echo": "tests.conformance.targets:echo_target",
+    "torch": "tests.torch_service.conformance:torch_target",
+    "tf-embedded": "tests.tf_service.conformance:embedded_target",
+    "tf-tfserving": "tests.tf_service.conformance:tfserving_target",
+    "tf-managed": "tests.tf_service.conformance:managed_target",
 }
 
 
