@@ -7,16 +7,24 @@ several rounds; the median of the rounds is reported (these machines are noisy).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import queue
+import signal
 import statistics
+import subprocess
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
 from protos import grpc_predict_v2_pb2 as pb
 
 MAX_MESSAGE = 64 * 1024 * 1024
+REPO_ROOT = Path(__file__).resolve().parent.parent
 _OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE), ("grpc.max_receive_message_length", MAX_MESSAGE)]
 
 
@@ -130,3 +138,39 @@ def median_of(rounds: int, measure_pair: Callable[[], tuple[float, float]]) -> t
 
 
 AsyncCall = Callable[[], Awaitable[object]]
+
+
+@contextlib.contextmanager
+def server_process(cmd: list[str], log: Path, timeout: float = 180.0, env: dict | None = None):
+    """Run `cmd` (which prints `READY host:port`), yield the address, stop it with SIGTERM."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
+    with open(log, "w") as err:
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+    lines: queue.Queue = queue.Queue()
+
+    def pump():
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            except queue.Empty:
+                line = None
+            if line is None:
+                raise RuntimeError(f"{' '.join(cmd[:3])} did not start: {log.read_text()[-2000:]}")
+            if line.startswith("READY "):
+                break
+        yield line.split()[1]
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

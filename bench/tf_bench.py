@@ -18,14 +18,8 @@ stand-in), each in its own process. Rounds alternate subject and baseline; ratio
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-import queue
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -35,7 +29,7 @@ import yaml
 from client.messages import infer_request
 
 from . import harness
-from .harness import Row
+from .harness import Row, server_process
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SUITE = "tf"
@@ -105,40 +99,8 @@ def build_store(root: Path) -> Path:
 
 # ------------------------------------------------------------------ processes
 
-@contextlib.contextmanager
 def _process(cmd: list[str], log: Path, timeout: float = 180.0, env: dict | None = None):
-    """Run `cmd` (which prints `READY host:port`), yield the address, stop it with SIGTERM."""
-    env = {**os.environ, **QUIET, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
-    with open(log, "w") as err:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
-    lines: queue.Queue = queue.Queue()
-
-    def pump():
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                line = None
-            if line is None:
-                raise RuntimeError(f"{' '.join(cmd[:3])} did not start: {log.read_text()[-2000:]}")
-            if line.startswith("READY "):
-                break
-        yield line.split()[1]
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    return server_process(cmd, log, timeout, {**QUIET, **(env or {})})
 
 
 def _tf_service(store: Path, log: Path, *extra: str):

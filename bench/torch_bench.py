@@ -15,16 +15,9 @@ Rounds alternate subject and baseline; each ratio is the median over the rounds.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import queue
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +25,7 @@ import numpy as np
 from client.messages import infer_request
 
 from . import harness
-from .harness import Row
+from .harness import Row, server_process
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SUITE = "torch"
@@ -126,40 +119,8 @@ def build_store(root: Path) -> tuple[Path, Path]:
 
 # ------------------------------------------------------------------ processes
 
-@contextlib.contextmanager
 def _process(cmd: list[str], log: Path, timeout: float = 120.0):
-    """Run `cmd` (which prints `READY host:port`), yield the address, stop it with SIGTERM."""
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    with open(log, "w") as err:
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
-    lines: queue.Queue = queue.Queue()
-
-    def pump():
-        for line in proc.stdout:
-            lines.put(line)
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                line = None
-            if line is None:
-                raise RuntimeError(f"{cmd[2]} did not start: {log.read_text()[-2000:]}")
-            if line.startswith("READY "):
-                break
-        yield line.split()[1]
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    return server_process(cmd, log, timeout)
 
 
 def _service(store: Path, model: str, log: Path, *extra: str):
