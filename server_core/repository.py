@@ -43,6 +43,17 @@ def _version_key(v: str):
     return (0, int(v)) if v.isdigit() else (1, v)
 
 
+def pick_version(name: str, versions: Mapping[str, ServedModel], version: str = "") -> ServedModel:
+    """`version` of a model's loaded versions; "" = the highest. NotFound names the versions there are."""
+    if not version:
+        return versions[max(versions, key=_version_key)]
+    model = versions.get(version)
+    if model is None:
+        have = ", ".join(sorted(versions, key=_version_key))
+        raise NotFound(f"model '{name}' has no version '{version}'; versions: {have}")
+    return model
+
+
 @dataclass
 class _Entry:
     state: str = UNAVAILABLE
@@ -91,13 +102,7 @@ class RepositoryBackend(Backend):
         entry = self._entry(name)
         if entry.state != READY:
             raise Unavailable(f"model '{name}' is {entry.state}: {entry.reason}")
-        if not version:
-            return entry.versions[max(entry.versions, key=_version_key)]
-        model = entry.versions.get(version)
-        if model is None:
-            have = ", ".join(sorted(entry.versions, key=_version_key))
-            raise NotFound(f"model '{name}' has no version '{version}'; versions: {have}")
-        return model
+        return pick_version(name, entry.versions, version)
 
     async def model_ready(self, name: str, version: str) -> bool:
         try:

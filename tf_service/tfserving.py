@@ -19,6 +19,7 @@ from client.messages import ModelIndexEntry, ModelMetadata
 from server_core.backend import Backend, InferRequest, InferResult
 from server_core.errors import NotFound, ServingError, Unavailable
 from server_core.model import ServedModel
+from server_core.repository import pick_version
 from server_core.stats import ModelStatsSnapshot
 
 from .config import ConfigError, load_model_config
@@ -215,13 +216,7 @@ class TFServingBackend(RepositoryManagement, Backend):
             raise NotFound(f"model '{name}' is not in the repository; available models: {known}")
         if not entry.served:
             raise Unavailable(f"model '{name}' is {entry.state}: {entry.reason}")
-        if not version:
-            return entry.served[max(entry.served, key=_version_key)]
-        model = entry.served.get(version)
-        if model is None:
-            have = ", ".join(sorted(entry.served, key=_version_key))
-            raise NotFound(f"model '{name}' has no version '{version}'; versions: {have}")
-        return model
+        return pick_version(name, entry.served, version)
 
     async def model_ready(self, name: str, version: str) -> bool:
         try:
