@@ -45,8 +45,8 @@ def serve_parser() -> argparse.ArgumentParser:
                    help="where .mar archives are extracted, one folder per loaded version (default: a "
                         "temporary folder removed on exit)")
     g.add_argument("--torch-threads", type=int, default=int(_env("TORCH_THREADS", 0)),
-                   help="torch intra-op threads per worker; 0 (default) = (cores - 1, one is left to the "
-                        "gRPC frontend) divided by the most workers of any loaded model; use 1 for tiny models")
+                   help="torch intra-op threads per worker; 0 (default) = the cores (less one left to the gRPC "
+                        "frontend past 4 cores) divided by the most workers of any loaded model; use 1 for tiny models")
     g.add_argument("--default-device", choices=["cpu", "gpu"], default=_env("DEFAULT_DEVICE", "cpu"),
                    help="device of models whose config sets no deviceType (default cpu)")
     g.add_argument("--max-archive-bytes", type=int, default=int(_env("MAX_ARCHIVE_BYTES", DEFAULT_MAX_ARCHIVE_BYTES)),

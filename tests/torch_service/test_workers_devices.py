@@ -110,7 +110,8 @@ def test_thread_budget_divides_the_cores_and_reaches_every_worker_thread(tmp_pat
         two.release()
     assert budget.threads == 4
     assert ThreadBudget(fixed=3, cores=4).threads_for(4) == 3
-    assert ThreadBudget(cores=2).threads_for(1) == 1 and ThreadBudget(cores=1).threads_for(1) == 1
+    assert ThreadBudget(cores=2).threads_for(1) == 2 and ThreadBudget(cores=1).threads_for(1) == 1
+    assert ThreadBudget(cores=8).threads_for(1) == 7 and ThreadBudget(cores=4).threads_for(3) == 1
 
 
 def test_usable_cores_respect_a_container_cpu_quota(tmp_path):
