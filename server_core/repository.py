@@ -54,6 +54,35 @@ def pick_version(name: str, versions: Mapping[str, ServedModel], version: str = 
     return model
 
 
+class ResolvingBackend(Backend):
+    """ModelReady, ModelMetadata and ModelInfer for a backend that resolves (name, version) to a
+    loaded ServedModel: each repository only says how it resolves and which versions a model has."""
+
+    @abc.abstractmethod
+    def resolve(self, name: str, version: str = "") -> ServedModel:
+        """The ServedModel; NotFound / Unavailable with the reason otherwise."""
+
+    @abc.abstractmethod
+    def loaded_versions(self, name: str) -> Iterable[str]:
+        """The versions of `name` now loaded (called after resolve succeeded)."""
+
+    async def model_ready(self, name: str, version: str) -> bool:
+        try:
+            self.resolve(name, version)
+        except ServingError:
+            return False
+        return True
+
+    async def model_metadata(self, name: str, version: str) -> ModelMetadata:
+        model = self.resolve(name, version)
+        versions = tuple(sorted(self.loaded_versions(name), key=_version_key))
+        return ModelMetadata(name, versions, model.platform, model.signature.inputs, model.signature.outputs,
+                             model.properties)
+
+    async def infer(self, request: InferRequest) -> InferResult:
+        return await self.resolve(request.model, request.version).infer(request)
+
+
 @dataclass
 class _Entry:
     state: str = UNAVAILABLE
@@ -61,7 +90,7 @@ class _Entry:
     versions: dict[str, ServedModel] = field(default_factory=dict)
 
 
-class RepositoryBackend(Backend):
+class RepositoryBackend(ResolvingBackend):
     def __init__(self, loader: Loader, models: Iterable[str] | None = None, *, drain_timeout: float = 30.0):
         self.loader = loader
         self._initial = None if models is None else list(models)
@@ -104,21 +133,8 @@ class RepositoryBackend(Backend):
             raise Unavailable(f"model '{name}' is {entry.state}: {entry.reason}")
         return pick_version(name, entry.versions, version)
 
-    async def model_ready(self, name: str, version: str) -> bool:
-        try:
-            self.resolve(name, version)
-        except ServingError:
-            return False
-        return True
-
-    async def model_metadata(self, name: str, version: str) -> ModelMetadata:
-        model = self.resolve(name, version)
-        versions = tuple(sorted(self._entries[name].versions, key=_version_key))
-        return ModelMetadata(name, versions, model.platform, model.signature.inputs, model.signature.outputs,
-                             model.properties)
-
-    async def infer(self, request: InferRequest) -> InferResult:
-        return await self.resolve(request.model, request.version).infer(request)
+    def loaded_versions(self, name: str) -> Iterable[str]:
+        return self._entries[name].versions
 
     # ------------------------------------------------------------------ repository extension
     async def repository_index(self, ready_only: bool) -> list[ModelIndexEntry]:

@@ -15,17 +15,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from client.messages import ModelIndexEntry, ModelMetadata
-from server_core.backend import Backend, InferRequest, InferResult
+from client.messages import ModelIndexEntry
+from server_core.backend import InferRequest, InferResult
 from server_core.errors import NotFound, ServingError, Unavailable
 from server_core.model import ServedModel
-from server_core.repository import pick_version
+from server_core.repository import ResolvingBackend, pick_version
 from server_core.stats import ModelStatsSnapshot
 
 from .config import ConfigError, load_model_config
 from .contract import ContractError, build_contract
 from .remote import remote_model
-from .served import PLATFORM
 from .store import ModelStore
 from .tfs_client import TFServingClient, VersionStatus
 from .tfs_management import NOT_LOADED, READY, UNAVAILABLE, RepositoryManagement
@@ -58,7 +57,7 @@ def _version_key(v: str) -> int:
     return int(v)
 
 
-class TFServingBackend(RepositoryManagement, Backend):
+class TFServingBackend(RepositoryManagement, ResolvingBackend):
     def __init__(self, address: str, base_path: Path, *, tfserving_base_path: str | None = None,
                  models=None, metrics=None, options: TFServingOptions | None = None):
         self.client = TFServingClient(address)
@@ -218,18 +217,8 @@ class TFServingBackend(RepositoryManagement, Backend):
             raise Unavailable(f"model '{name}' is {entry.state}: {entry.reason}")
         return pick_version(name, entry.served, version)
 
-    async def model_ready(self, name: str, version: str) -> bool:
-        try:
-            self.resolve(name, version)
-        except ServingError:
-            return False
-        return True
-
-    async def model_metadata(self, name: str, version: str) -> ModelMetadata:
-        model = self.resolve(name, version)
-        versions = tuple(sorted(self._models[name].served, key=_version_key))
-        return ModelMetadata(name, versions, PLATFORM, model.signature.inputs, model.signature.outputs,
-                             model.properties)
+    def loaded_versions(self, name: str):
+        return self._models[name].served
 
     async def infer(self, request: InferRequest) -> InferResult:
         try:
