@@ -14,6 +14,7 @@ from client import AsyncInferenceClient, CodecError, InferenceClient, errors
 from client.datatypes import DATATYPES
 from protos import grpc_predict_v2_pb2 as pb
 from protos import grpc_predict_v2_pb2_grpc as pb_grpc
+from tests.support.samples import sample
 
 RNG = np.random.default_rng(7)
 
@@ -111,24 +112,11 @@ def test_requested_outputs_subset_and_order(target):
         assert list(only) == ["OUTPUT1"]
 
 
-def _sample(datatype, shape=(2, 3)):
-    if datatype == "BYTES":
-        return np.array([b"", b"a", "\u00e9t\u00e9".encode(), b"\x00\xff", b"x" * 300, b"z"],
-                        dtype=object).reshape(shape)
-    dtype = DATATYPES[datatype].dtype.newbyteorder("=")
-    if datatype == "BOOL":
-        return np.array([True, False, True, True, False, False]).reshape(shape)
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return np.array([info.min, info.max, 0, 1, 2, info.max - 1], dtype=dtype).reshape(shape)
-    return np.array([0.5, -1.25, 3.0, 0.0, -0.0, 1e3], dtype=np.float32).astype(dtype).reshape(shape)
-
-
 def test_identity_every_datatype_raw_and_typed(target):
     assert target.identity, "target declares no identity models"
     with client(target) as c:
         for datatype, model in target.identity.items():
-            data = _sample(datatype)
+            data = sample(datatype)
             for raw in (True, False):
                 if not raw and DATATYPES[datatype].contents_field is None:
                     with pytest.raises(CodecError, match="raw"):

@@ -9,19 +9,8 @@ import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2
 
 from client.datatypes import DATATYPES
+from tests.support.samples import sample
 from tf_service.tensors import TensorProtoError, from_tensor_proto, to_tensor_proto
-
-
-def sample(datatype: str, shape=(2, 3)) -> np.ndarray:
-    if datatype == "BYTES":
-        return np.array([b"", b"a", "\u00e9".encode(), b"\x00\xff", b"x" * 300, b"z"], dtype=object).reshape(shape)
-    dtype = DATATYPES[datatype].dtype.newbyteorder("=")
-    if datatype == "BOOL":
-        return np.array([True, False, True, True, False, False]).reshape(shape)
-    if dtype.kind in "iu":
-        info = np.iinfo(dtype)
-        return np.array([info.min, info.max, 0, 1, 2, info.max - 1], dtype=dtype).reshape(shape)
-    return np.array([0.5, -1.25, 3.0, 0.0, -0.0, 1e3], dtype=np.float32).astype(dtype).reshape(shape)
 
 
 @pytest.mark.parametrize("datatype", sorted(DATATYPES))
