@@ -23,7 +23,8 @@ from . import models
 
 
 class MLP(torch.nn.Module):
-    """The model file's class (same source as MLP_SOURCE), for reference outputs."""
+    """The model file's class (same source as MLP_SOURCE), for reference outputs. Written out twice on
+    purpose: torch.jit.script needs the class's source in a real file, so it cannot come from exec."""
 
     def __init__(self):
         super().__init__()
