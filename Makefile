@@ -18,12 +18,17 @@ $(STAMP): $(REQS)
 	$(PY) -m pip install --quiet --no-deps -r requirements/compat.txt
 	@touch $@
 
-# System tools the tests use: Debian's docker-compose validates the compose files (no engine needed).
+# System tools the tests use: Debian's docker-compose validates the compose files (no engine needed);
+# Java runs the stock TorchServe that the comparison and the benchmark measure against.
 tools:
 	@command -v docker-compose >/dev/null 2>&1 || { \
 	  echo "installing docker-compose (Debian package) to validate the compose files"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "installing Java 17 (Debian package) for the stock TorchServe the comparison measures against"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
 
 test: $(STAMP) tools
 	$(PY) -m pytest $(ARGS)
