@@ -1,0 +1,1 @@
+"""Tandem's Kubernetes manifests (kustomize) and their offline check, `python -m deploy.k8s.check`."""
