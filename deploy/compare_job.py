@@ -2,11 +2,14 @@
 merged report.
 
     python -m deploy.compare_job --torch torch_service:7070 --tf tf_service:8600 --zoo /models \
-        --out /reports [--models all|NAME,NAME] [-- ARGS FOR `python -m loadtests compare`]
+        --out /reports [--target tfserving=tfserving://tfserving:8500 ...] [--models all|NAME,NAME] \
+        [-- ARGS FOR `python -m loadtests compare`]
 
 For each model, in turn:
 1. `python -m client parity --a TORCH --b TF --model M [--inputs ZOO/parity/M.npz] --json OUT/M/parity.json`
-2. `python -m loadtests compare --torch TORCH --tf TF --model M --parity OUT/M/parity.json --out OUT/M ...`
+2. `python -m loadtests compare --torch TORCH --tf TF [--target NAME=URL ...] --model M
+   --parity OUT/M/parity.json --out OUT/M ...` (extra targets, e.g. the stock TF Serving behind
+   tf_service, show what the tf_service hop costs; URL kinds as in `python -m loadtests compare`)
 then `python -m loadtests report --in OUT/M... --out OUT` merges the models into OUT/report.{html,md,json}.
 Every step runs as its own process with the project's real command line; a failing model does not
 stop the others. Exit code: 0 all agreed and every run completed; 1 a model disagreed or a run failed
@@ -86,7 +89,8 @@ def select_models(spec: str, zoo: Path) -> list[str]:
 
 def model_steps(args: argparse.Namespace, model: str) -> list[Step]:
     out = args.out / model
-    compare = ["compare", "--torch", args.torch, "--tf", args.tf, "--model", model, "--out", str(out)]
+    compare = ["compare", "--torch", args.torch, "--tf", args.tf, *extra_targets(args.target), "--model", model,
+               "--out", str(out)]
     if args.skip_parity:
         return [Step(f"load {model}", "loadtests", (*compare, *args.compare_args), clears=(out / "report.json",))]
     parity_json = out / "parity.json"
@@ -100,6 +104,11 @@ def model_steps(args: argparse.Namespace, model: str) -> list[Step]:
     return [Step(f"parity {model}", "client", tuple(parity), clears=(parity_json,)),
             Step(f"load {model}", "loadtests", (*compare, "--parity", str(parity_json), *args.compare_args),
                  parity=parity_json, clears=(out / "report.json",))]
+
+
+def extra_targets(specs: list[str]) -> list[str]:
+    """`--target NAME=URL` for each extra target (checked by `loadtests compare` itself)."""
+    return [a for spec in specs for a in ("--target", spec)]
 
 
 def report_step(args: argparse.Namespace, models: list[str]) -> Step:
@@ -133,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                         metavar="HOST:PORT", help="torch_service (default torch_service:7070)")
     parser.add_argument("--tf", default=os.environ.get("TANDEM_TF", "tf_service:8600"),
                         metavar="HOST:PORT", help="tf_service (default tf_service:8600)")
+    parser.add_argument("--target", action="append", default=[], metavar="NAME=URL",
+                        help="another target for every comparison (repeatable), e.g. "
+                             "tfserving=tfserving://tfserving:8500; see `python -m loadtests compare --help`")
     parser.add_argument("--zoo", type=Path, default=Path("/models"), help="the zoo build folder (/models)")
     parser.add_argument("--out", type=Path, default=Path("/reports"), help="report folder (/reports)")
     parser.add_argument("--models", default=os.environ.get("TANDEM_MODELS", "all"),

@@ -30,6 +30,8 @@ WORKDIR /app
 COPY protos/ protos/
 COPY client/ client/
 COPY loadtests/ loadtests/
+# the main job's start-and-wait-for-READY helper (stdlib only; the services themselves are not here)
+COPY server_core/__init__.py server_core/launch.py server_core/
 COPY deploy/__init__.py deploy/healthcheck.py deploy/compare_job.py deploy/
 # HOME=/tmp: the user has no home directory, and the root file system may be read-only.
 ENV PATH=/opt/venv/bin:$PATH \

@@ -11,11 +11,11 @@ from locust import events
 
 _path.ensure_repository_on_path()
 
-from loadtests import session, user  # noqa: E402
+from loadtests.generator import session, user  # noqa: E402
 
 user.init_grpc_gevent()
 session.install(events, "latency", single_user=True)
 
 
-class LatencyUser(user.OipV2User):
+class LatencyUser(user.TargetUser):
     """One request in flight at any time."""

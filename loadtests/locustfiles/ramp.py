@@ -11,14 +11,14 @@ from locust import events
 
 _path.ensure_repository_on_path()
 
-from loadtests import session, user  # noqa: E402
-from loadtests.shapes import SteppedRamp  # noqa: E402
+from loadtests.generator import session, user  # noqa: E402
+from loadtests.generator.shapes import SteppedRamp  # noqa: E402
 
 user.init_grpc_gevent()
 session.install(events, "ramp")
 
 
-class RampUser(user.OipV2User):
+class RampUser(user.TargetUser):
     """Closed loop, no think time; how many run is the shape's decision."""
 
 

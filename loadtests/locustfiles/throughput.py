@@ -9,11 +9,11 @@ from locust import events
 
 _path.ensure_repository_on_path()
 
-from loadtests import session, user  # noqa: E402
+from loadtests.generator import session, user  # noqa: E402
 
 user.init_grpc_gevent()
 session.install(events, "throughput")
 
 
-class ThroughputUser(user.OipV2User):
+class ThroughputUser(user.TargetUser):
     """Closed loop, no think time: the server's throughput at N requests in flight."""

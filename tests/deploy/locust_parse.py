@@ -32,7 +32,7 @@ def parse(argv: list[str]) -> dict:
         return {"ok": False, "error": f"exit {e.code}: {err.getvalue().strip()}"}
     out = {"ok": True, "options": {k: getattr(options, k, None) for k in KEEP}}
     if options.host and options.model:
-        from loadtests.options import from_parsed
+        from loadtests.generator.options import from_parsed
 
         try:
             out["tandem"] = repr(from_parsed(options, options.host))

@@ -94,3 +94,28 @@ def test_steps_run_with_this_interpreter(zoo, tmp_path, monkeypatch):
     assert seen[0][:3] == [sys.executable, "-m", "client"] and seen[1][:3] == [sys.executable, "-m", "loadtests"]
     assert "--parity" not in seen[1], "no parity JSON was written, so none is passed"
     assert (tmp_path / "r" / "digits-mlp").is_dir()
+
+
+def test_extra_targets_go_to_every_comparison_and_the_compose_job_adds_tf_serving(zoo, tmp_path):
+    import yaml
+
+    from loadtests.cli import config_from_args, parser
+
+    args = compare_job.parse_args(["--zoo", str(zoo), "--out", str(tmp_path / "r"), "--skip-parity",
+                                   "--target", "tfs=tfserving://tfserving:8500", "--target", "ts=torchserve://h:7070"])
+    steps = compare_job.plan(args, compare_job.select_models(args.models, args.zoo))
+    load = [s for s in steps if s.what.startswith("load ")]
+    assert len(load) == 2
+    for step in load:
+        argv = list(step.argv)
+        assert argv[argv.index("--tf") + 2:argv.index("--tf") + 6] == [
+            "--target", "tfs=tfserving://tfserving:8500", "--target", "ts=torchserve://h:7070"]
+        # the real `loadtests compare` command line parses them into four targets, in order
+        config = config_from_args(parser().parse_args(argv))
+        assert [(t.name, t.kind) for t in config.targets] == [
+            ("torch", "grpc"), ("tf", "grpc"), ("tfs", "tfserving"), ("ts", "torchserve")]
+    compose = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text())
+    command = compose["services"]["compare"]["command"]
+    i = command.index("--target")
+    assert command[i + 1] == "tfserving=tfserving://tfserving:8500"
+    assert compare_job.parse_args(command).target == ["tfserving=tfserving://tfserving:8500"]

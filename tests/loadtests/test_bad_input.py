@@ -35,7 +35,8 @@ def test_a_target_that_is_down_fails_before_any_load(echo_pair, tmp_path):
     down = f"127.0.0.1:{free_port()}"
     proc = run_module(*_compare(echo_pair[0], down, tmp_path), timeout=60)
     assert proc.returncode == 2
-    assert f"tf ({down}) is not reachable" in proc.stderr and "no load was sent" in proc.stderr
+    assert f"tf (grpc://{down}) is not reachable" in proc.stderr and "no load was sent" in proc.stderr
+    assert len([line for line in proc.stderr.splitlines() if line.startswith("error:")]) == 1
     assert _no_load(tmp_path)
 
 
@@ -44,7 +45,7 @@ def test_a_model_missing_on_one_side_is_named(echo_pair, tmp_path, capsys):
         code = main(_compare(echo_pair[0], lacking.address, tmp_path))
     err = capsys.readouterr().err
     assert code == 2
-    assert f"tf ({lacking.address}) does not serve model 'add_sub'" in err
+    assert f"tf (grpc://{lacking.address}) does not serve model 'add_sub'" in err
     assert _no_load(tmp_path)
 
 
@@ -73,8 +74,20 @@ def test_unparsable_options_exit_2(echo_pair, tmp_path, capsys):
 def test_same_address_twice_and_bad_address(echo_pair, tmp_path, capsys):
     assert main(_compare(echo_pair[0], echo_pair[0], tmp_path)) == 2
     assert "same address" in capsys.readouterr().err
-    assert main(_compare("http://127.0.0.1:80", echo_pair[1], tmp_path)) == 2
+    assert main(_compare("ftp://127.0.0.1:80", echo_pair[1], tmp_path)) == 2
     assert "unsupported scheme" in capsys.readouterr().err
+
+
+def test_duplicate_names_and_a_single_target(echo_pair, tmp_path, capsys):
+    base = ["compare", "--model", "add_sub", "--duration", "1s", "--warmup", "0s", "--quiet", "--out",
+            str(tmp_path / "out")]
+    assert main([*base, "--target", f"a={echo_pair[0]}", "--target", f"a={echo_pair[1]}"]) == 2
+    assert "target name given twice: a; give each --target its own NAME" in capsys.readouterr().err
+    assert main([*base, "--target", f"a={echo_pair[0]}"]) == 2
+    assert "a comparison needs two targets or more, got 1" in capsys.readouterr().err
+    assert main([*base, "--target", f"a={echo_pair[0]}", "--target", f"b={echo_pair[1]}", "--rounds", "0"]) == 2
+    assert "--rounds must be between 1" in capsys.readouterr().err
+    assert _no_load(tmp_path)
 
 
 def test_inputs_that_do_not_fit_the_signature(echo_pair, tmp_path, capsys):

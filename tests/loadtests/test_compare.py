@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from client.parity import run_parity
-from loadtests.report import SCHEMA
+from loadtests.render.report import SCHEMA
 
 from .conftest import run_module
 
@@ -31,7 +31,8 @@ def compared(echo_pair, tmp_path_factory):
     np.savez(inputs, INPUT0=a, INPUT1=b, OUTPUT0=a + b, OUTPUT1=a - b, labels=np.arange(32))
     out = tmp / "report"
     pid = str(os.getpid())  # the echo servers run in this process
-    proc = run_module("compare", "--torch", torch_addr, "--tf", f"grpc://{tf_addr}", "--model", "add_sub",
+    proc = run_module("compare", "--torch", torch_addr, "--target", f"tf=grpc://{tf_addr}", "--model", "add_sub",
+                      "--rounds", "2",
                       "--model-version", "1", "--inputs", str(inputs), "--batch-size", "4",
                       "--users", "2", "--duration", f"{DURATION_S:g}s", "--warmup", "0.5s",
                       "--check-rate", "0.2", "--interval", "0.2", "--torch-pid", pid, "--tf-pid", pid,
@@ -47,13 +48,26 @@ def test_report_json_has_the_documented_fields_with_plausible_values(compared):
     (model,) = report["models"]
     assert model["model"] == "add_sub" and model["complete"] is True
     assert model["settings"]["scenario"] == "throughput" and model["settings"]["batch_size"] == 4
-    assert [s["name"] for s in model["services"]] == ["torch", "tf"]
-    for s in model["services"]:
+    assert [s["name"] for s in model["targets"]] == ["torch", "tf"]
+    assert [s["kind"] for s in model["targets"]] == ["grpc", "grpc"]
+    assert model["settings"]["rounds"] == 2 and "bootstrap" in model["method"]
+    (verdict,) = model["verdicts"]
+    assert (verdict["a"], verdict["b"]) == ("torch", "tf") and verdict["verdict"] in ("significant", "within noise")
+    assert verdict["rps"]["low"] <= verdict["rps"]["ratio"] <= verdict["rps"]["high"]
+    assert verdict["line"].startswith("tf ") and "x torch req/s [" in verdict["line"]
+    for s in model["targets"]:
         assert s["status"] == "ok" and s["message"] is None
-        assert abs(s["duration_s"] - DURATION_S) < 0.3
+        assert [r["round"] for r in s["rounds"]] == [1, 2] and all(r["status"] == "ok" for r in s["rounds"])
+        assert all(DURATION_S - 0.01 <= r["duration_s"] for r in s["rounds"])
+        round_rps = [r["requests"]["rps"] for r in s["rounds"]]
+        assert s["requests"]["rps"] == pytest.approx(float(np.median(round_rps)), abs=1e-3)  # median over rounds
+        assert s["server_time"]["requests"] > 0 and s["server_time"]["compute_infer_ms"] is not None
+        assert s["client"]["cpu_percent"]["mean"] is not None
         req = s["requests"]
-        assert req["ok"] > 20 and req["failed"] == 0 and req["error_rate"] == 0
-        assert req["rps"] == pytest.approx(req["ok"] / s["duration_s"], rel=1e-3)
+        assert req["ok"] > 0 and req["failed"] == 0 and req["error_rate"] == 0
+        assert req["ok"] == sum(r["requests"]["ok"] for r in s["rounds"])
+        for r in s["rounds"]:  # each round's req/s is its own ok requests over its own measured time
+            assert r["requests"]["rps"] == pytest.approx(r["requests"]["ok"] / r["duration_s"], rel=1e-2)
         assert req["inferences_per_s"] == pytest.approx(req["rps"] * 4, rel=1e-3)
         lat = s["latency_ms"]
         assert lat["count"] == req["ok"]
@@ -90,7 +104,7 @@ def test_html_is_self_contained_with_the_plots(compared):
     for svg in svgs:
         ET.fromstring(svg)  # well-formed
     for title in ("Throughput over time", "Latency percentiles", "Latency CDF", "Errors over time",
-                  "CPU of each service", "Memory of each service", "GPU utilisation", "GPU memory"):
+                  "CPU of each target", "Memory of each target", "GPU utilisation", "GPU memory"):
         assert title in html
     assert html.count("<polyline") >= 8  # throughput, latency, CDF, errors, CPU, RSS: a line per service
     assert "Parity: " in html and "OUTPUT0" in html
@@ -100,11 +114,15 @@ def test_html_is_self_contained_with_the_plots(compared):
 def test_markdown_and_terminal_show_the_summary(compared):
     proc, out, _ = compared
     md = (out / "report.md").read_text()
-    assert "| model | scenario | service | parity |" in md
-    assert re.search(r"\| add_sub \| throughput \| torch \| pass \| \d+\.\d", md)
+    assert md.index("## Verdicts") < md.index("## Summary")  # the report opens with the verdicts
+    assert re.search(r"- \*\*add_sub\*\* \(throughput\): tf \d+\.\d\dx torch req/s \[", md)
+    assert "Method: hierarchical percentile bootstrap" in md
+    assert "| model | scenario | target | rounds | parity |" in md
+    assert re.search(r"\| add_sub \| throughput \| torch \| 2 \| pass \| \d+\.\d", md)
     assert "report.html" in proc.stdout
-    assert re.search(r"add_sub\s+tf\s+pass\s+\d", proc.stdout)
-    assert "[2/2] tf" in proc.stderr  # the progress line
+    assert re.search(r"add_sub\s+throughput\s+tf\s+pass\s+\d", proc.stdout)
+    assert "[4/4] round 2/2 torch" in proc.stderr  # the progress line: round 2 starts with the other target
+    assert re.search(r"add_sub \(throughput\): tf \d+\.\d\dx torch req/s \[", proc.stdout)
 
 
 def test_report_command_merges_comparisons(compared, tmp_path):
@@ -118,5 +136,5 @@ def test_report_command_merges_comparisons(compared, tmp_path):
     merged = json.loads((tmp_path / "all" / "report.json").read_text())
     assert [m["model"] for m in merged["models"]] == ["add_sub", "add_sub_copy"]
     html = (tmp_path / "all" / "report.html").read_text()
-    assert 'href="#model-1"' in html and html.count(">Throughput over time</text>") == 2
-    assert len(re.findall(r"add_sub(_copy)?\s+(torch|tf)\s+pass", proc.stdout)) == 4
+    assert 'href="#model-1"' in html and html.count(">Throughput over time (median round)</text>") == 2
+    assert len(re.findall(r"add_sub(_copy)?\s+throughput\s+(torch|tf)\s+pass", proc.stdout)) == 4

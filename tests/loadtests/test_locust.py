@@ -9,6 +9,7 @@ import os
 import subprocess
 
 import numpy as np
+import pytest
 
 from tests.support.ports import free_port
 
@@ -37,7 +38,7 @@ def test_wrong_answers_under_load_are_failures(echo_pair, tmp_path):
     assert error["kind"] == "WRONG_ANSWER" and error["count"] == r["requests"]["failed"]
     assert "output 'OUTPUT0' differs from the reference" in error["examples"][0]
     assert "WrongAnswer(\"wrong answer: output 'OUTPUT0'" in proc.stdout + proc.stderr  # Locust's own table
-    assert abs(r["duration_s"] - 1.5) < 0.2
+    assert r["duration_s"] == pytest.approx(1.5, abs=1e-3)  # the window is the measured time, by design
 
 
 def test_latency_runs_one_user_and_keeps_exact_latencies(echo_pair, tmp_path):
@@ -48,7 +49,7 @@ def test_latency_runs_one_user_and_keeps_exact_latencies(echo_pair, tmp_path):
     r = _results(out)
     assert r["scenario"] == "latency" and set(r["users"]["count"]) == {1}
     lat = r["latency_ms"]
-    assert lat["count"] == r["requests"]["ok"] > 10
+    assert lat["count"] == r["requests"]["ok"] > 0
     assert any(v != round(v) for v in (lat["p50"], lat["p99"]))  # not Locust's whole milliseconds
     assert "tandem: latency add_sub" in proc.stderr and "p99.9" in proc.stderr
 
@@ -88,7 +89,7 @@ def test_distributed_master_collects_the_workers_samples(echo_pair, tmp_path):
                        "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--expect-workers", "1",
                        "--expect-workers-max-wait", "30", "-u", "2", "-r", "2", "-t", "10s", "--warmup", "0.5",
                        "--measure-time", "1.5", "--model", "add_sub", "--results-json", str(out)),
-            cwd=ROOT, env=plain_env, capture_output=True, text=True, timeout=60)
+            cwd=ROOT, env=plain_env, capture_output=True, text=True, timeout=90)
         worker_out, _ = worker.communicate(timeout=30)
     finally:
         if worker.poll() is None:
@@ -97,13 +98,13 @@ def test_distributed_master_collects_the_workers_samples(echo_pair, tmp_path):
     assert master.returncode == 0, master.stderr
     assert worker.returncode == 0, worker_out
     r = _results(out)
-    assert r["requests"]["ok"] > 20 and r["checks"]["sampled"] > 0 and r["checks"]["failed"] == 0
+    assert r["requests"]["ok"] > 5 and r["checks"]["sampled"] > 0 and r["checks"]["failed"] == 0
     assert r["inputs"].startswith("generated from ModelMetadata")  # told by the worker
-    assert abs(r["duration_s"] - 1.5) < 0.2
+    assert r["duration_s"] == pytest.approx(1.5, abs=1e-3)  # the window is the measured time, by design
     assert r["latency_ms"]["count"] == r["requests"]["ok"]
-    # samples flushed at the end: the last second is as full as the first
-    rps = r["timeline"]["rps"]
-    assert rps[-1] > 0.3 * rps[0]
+    # samples flushed at the end: the master asked the worker for what it still held and got the answer
+    # before writing the figures (a count of acknowledgements, not a timing)
+    assert r["workers"] == {"workers": 1, "flushed": 1}
 
 
 def test_bad_options_stop_plain_locust_with_a_message(echo_pair):

@@ -17,7 +17,8 @@ from tests.support.ports import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
-ARGS = ["-m", "loadtests", "run", "--models", "digits-mlp", "--users", "2", "--duration", "2s", "--warmup", "1s"]
+ARGS = ["-m", "loadtests", "run", "--models", "digits-mlp", "--users", "2", "--duration", "2s", "--warmup", "1s",
+        "--rounds", "1", "--sweep-model", ""]
 
 
 def _pids(text: str) -> list[int]:
@@ -30,13 +31,15 @@ def test_main_job_builds_serves_checks_parity_and_reports(tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-4000:]
     assert "PASS: the two sides agree within tolerance" in out
-    assert re.search(r"digits-mlp\s+torch\s+pass\s+[\d.]+", out) and re.search(r"digits-mlp\s+tf\s+pass", out)
+    assert re.search(r"digits-mlp\s+throughput\s+torch\s+pass\s+[\d.]+", out)
+    assert re.search(r"digits-mlp\s+throughput\s+tf\s+pass", out)
     [run_dir] = [p for p in tmp_path.iterdir() if p.is_dir()]
     report = json.loads((run_dir / "report.json").read_text())
     [model] = report["models"]
     assert model["model"] == "digits-mlp"
-    assert {s["name"] for s in model["services"]} == {"torch", "tf"}
-    assert all(s["status"] == "ok" for s in model["services"])
+    assert {s["name"] for s in model["targets"]} == {"torch", "tf"}
+    assert all(s["status"] == "ok" for s in model["targets"])
+    assert model["verdicts"] and "one round only" in model["method"]
     html = (run_dir / "report.html").read_text()
     assert "<svg" in html and "digits-mlp" in html
     parity = json.loads((run_dir / "digits-mlp" / "parity.json").read_text())

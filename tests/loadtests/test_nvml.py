@@ -7,12 +7,13 @@ import re
 
 import pytest
 
-from loadtests import charts
-from loadtests.fake_nvml import NVML_ERROR_DRIVER_NOT_LOADED, FakeGpu, FakeNvml, FakeProcess
-from loadtests.html_report import render_html
-from loadtests.report import model_entry, new_report, summary_rows
-from loadtests.resources import summarize
-from loadtests.sampler import GpuProbe, ResourceSampler
+from loadtests.render import charts
+from loadtests.render.html import render_html
+from loadtests.render.report import model_entry, new_report
+from loadtests.render.summary import summary_rows
+from loadtests.sampling.resources import summarize
+from loadtests.sampling.sampler import GpuProbe, ResourceSampler
+from tests.loadtests.fake_nvml import NVML_ERROR_DRIVER_NOT_LOADED, FakeGpu, FakeNvml, FakeProcess
 from tests.support.ports import wait_for
 
 GiB = 2**30

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 
 from client.messages import ModelMetadata, TensorSpec
-from loadtests import parity, report, svg
-from loadtests.checks import WrongAnswer, compare
-from loadtests.inputs import build_pool
-from loadtests.options import parse_duration, parse_target
+from loadtests.generator.checks import WrongAnswer, compare
+from loadtests.generator.inputs import build_pool
+from loadtests.generator.options import parse_duration
+from loadtests.render import report, summary, svg
+from loadtests.run import parity
+from loadtests.targets import parse_target
 
 from .conftest import ROOT
 
@@ -59,13 +61,16 @@ def _service(name, rps):
 def test_merge_and_load(tmp_path):
     a = report.new_report([report.model_entry("m1", {"scenario": "throughput"}, [_service("torch", 10.0)])], machine={})
     b = report.new_report([report.model_entry("m2", {"scenario": "throughput"}, [_service("tf", 20.0)])], machine={})
-    merged = report.merge([a, b])
-    assert [m["model"] for m in merged["models"]] == ["m1", "m2"]
-    rows = report.summary_rows(merged)
-    assert [(r["model"], r["service"], r["rps"], r["gpu"], r["parity"]) for r in rows] == [
-        ("m1", "torch", 10.0, "no GPU", "not run"), ("m2", "tf", 20.0, "no GPU", "not run")]
-    table = report.summary_table(merged)
-    assert table.splitlines()[0].split() == ["model", "service", "parity", "req/s", "p50", "ms", "p99", "ms",
+    again = report.new_report([report.model_entry("m1", {"scenario": "throughput"}, [_service("torch", 11.0)])],
+                              machine={})
+    merged = report.merge([a, b, again])
+    assert [m["model"] for m in merged["models"]] == ["m1", "m2", "m1"]  # two runs of m1: both kept
+    rows = summary.summary_rows(merged)
+    assert [(r["model"], r["target"], r["rps"], r["gpu"], r["parity"]) for r in rows] == [
+        ("m1", "torch", 10.0, "no GPU", "not run"), ("m2", "tf", 20.0, "no GPU", "not run"),
+        ("m1", "torch", 11.0, "no GPU", "not run")]
+    table = summary.summary_table(merged)
+    assert table.splitlines()[0].split() == ["model", "scenario", "target", "parity", "req/s", "p50", "ms", "p99", "ms",
                                              "CPU", "%", "GPU", "%", "status"]
     (tmp_path / "report.json").write_text(json.dumps(merged))
     assert report.load(tmp_path)["models"] == merged["models"]
@@ -88,6 +93,8 @@ def test_charts_are_well_formed_svg():
     assert "no data" in svg.line_chart([], title="empty", x_label="x", y_label="y")
     assert svg.nice_ticks(0, 7.3) == [0, 2, 4, 6, 8]
     assert svg.log_ticks(0.3, 40) == [0.5, 1, 2, 5, 10, 20]
+    ticks = svg.log_ticks(250, 380)  # resnet18's latencies: the axis follows the data (issue 10 item 7)
+    assert ticks and all(250 <= t <= 380 for t in ticks) and len(ticks) >= 2
 
 
 def test_pools_from_files_and_generated():
@@ -95,10 +102,10 @@ def test_pools_from_files_and_generated():
                          {"ids.range": "0,10"})
     pool = build_pool(meta, batch_size=3, seed=5)
     assert len(pool) == 16 and pool.references == [None] * 16 and pool.reference_source == "first response"
-    ids = np.frombuffer(pool.requests[0].raw_input_contents[0], dtype="<i8")
-    assert pool.requests[0].inputs[0].shape[0] == 3 and ids.min() >= 0 and ids.max() < 10
+    ids = next(iter(pool.inputs[0].values()))
+    assert next(iter(pool.inputs[0].values())).shape[0] == 3 and ids.min() >= 0 and ids.max() < 10
     again = build_pool(meta, batch_size=3, seed=5)
-    assert all(a == b for a, b in zip(pool.requests, again.requests))  # same seed, same requests everywhere
+    assert all(np.array_equal(a[k], b[k]) for a, b in zip(pool.inputs, again.inputs) for k in a)  # same seed
     single = ModelMetadata("s", ("1",), "", (TensorSpec("x", "FP32", (2, 2)),), (TensorSpec("y", "FP32", (2, 2)),))
     with pytest.raises(ValueError, match="takes one sample per request"):
         build_pool(single, batch_size=4)
@@ -118,8 +125,12 @@ def test_checks_compare_within_tolerance():
 
 def test_option_parsers():
     assert parse_duration("1m30s") == 90.0 and parse_duration("2.5") == 2.5 and parse_duration("1h") == 3600
-    assert parse_target("grpc://127.0.0.1:8001") == "127.0.0.1:8001"
-    for bad in ("", "127.0.0.1", "http://h:1", "h:0", "h:x"):
+    assert parse_target("a=grpc://127.0.0.1:8001").address == "127.0.0.1:8001"
+    assert parse_target("a=127.0.0.1:8001").kind == "grpc"
+    ts = parse_target("ts=torchserve://h:7070?model=m&encoding=npy")
+    assert (ts.kind, ts.params) == ("torchserve", {"model": "m", "encoding": "npy"})
+    for bad in ("", "a=", "a=127.0.0.1", "a=ftp://h:1", "a=h:0", "a=h:x", "1a=h:1", "t=torchserve://h:1?encoding=xml",
+                "t=tfserving://h:1?nope=1"):
         with pytest.raises(ValueError):
             parse_target(bad)
     with pytest.raises(ValueError, match="not a duration"):
@@ -127,7 +138,12 @@ def test_option_parsers():
 
 
 def test_importing_the_runner_brings_in_neither_locust_nor_gevent():
-    code = ("import sys, loadtests, loadtests.cli, loadtests.compare, loadtests.report, loadtests.sampler\n"
+    code = ("import sys, loadtests, loadtests.cli, loadtests.run.compare, loadtests.render.report, "
+            "loadtests.sampling.sampler, loadtests.stats.diff, loadtests.targets\n"
+            "loadtests.cli.parser()\n"
             "bad = sorted(m for m in ('locust', 'gevent') if m in sys.modules)\n"
+            "assert not bad, bad\n"
+            "# the loadtests image ships no server_core (nor torch / TF): compare must not need them\n"
+            "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('server_core', 'torch', 'tensorflow'))\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)

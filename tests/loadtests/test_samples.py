@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loadtests.samples import CHECK_FAILED, CHECK_PASSED, SampleStore, cdf, summarize, timeline, window_stats
+from loadtests.stats.samples import CHECK_FAILED, CHECK_PASSED, SampleStore, cdf, summarize, timeline, window_stats
 
 
 def _store(rng, start=1000.0, seconds=10.0, n=2000) -> SampleStore:

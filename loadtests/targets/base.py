@@ -1,0 +1,95 @@
+"""What every target kind provides, and the target a comparison names.
+
+A target is `NAME=URL` on the command line; the URL's scheme picks its kind from the registry
+(`loadtests.targets`), its query carries the kind's own settings (`?model=...&encoding=...`).
+A kind knows three things: the model's signature, when its server can say it (`metadata`);
+how to send one request and read the answer (`open` -> Caller); and whether the server is alive
+(`Caller.live`). Everything else (inputs, answer checks, sampling, statistics, the report) is the
+same for every kind.
+
+Errors: `TargetError` is a problem with a target found before any load (a one-line message naming
+the target and what to do); `CallError(code, message)` is one failed call under load, `code` a
+stable word (a gRPC status name, `BAD_RESPONSE`) that groups errors in the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from client.messages import ModelMetadata
+
+
+class TargetError(Exception):
+    """A target cannot take part: unreachable, no such model, a payload it refuses, a bad URL."""
+
+
+class CallError(Exception):
+    """One call failed; `code` groups it (a gRPC status name or BAD_RESPONSE), str() says why."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server a comparison loads. `url` is what the user gave (canonical form); `address`
+    HOST:PORT; `params` the URL's query (the kind's own settings); `pid` its process for sampling."""
+
+    name: str
+    kind: str
+    address: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    pid: int | None = None
+    pid_source: str = ""
+
+    @property
+    def url(self) -> str:
+        query = "&".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        return f"{self.kind}://{self.address}" + (f"?{query}" if query else "")
+
+    def where(self) -> str:
+        """`name (url)`, the way every message names a target."""
+        return f"{self.name} ({self.url})"
+
+
+class Caller(Protocol):
+    """One connection to a target, used by one Locust user (or one preflight check)."""
+
+    def encode(self, inputs: Mapping[str, np.ndarray]) -> object:
+        """The request for these inputs, built once before the load."""
+
+    def call(self, request: object, timeout: float) -> tuple[object, int]:
+        """(response, its size in bytes); CallError when the call fails."""
+
+    def decode(self, response: object) -> dict[str, np.ndarray]:
+        """The outputs by name; CallError("BAD_RESPONSE", ...) when they cannot be read."""
+
+    def live(self, timeout: float) -> bool:
+        """Whether the server answers its liveness check; CallError when it cannot be reached."""
+
+    def close(self) -> None: ...
+
+
+class Kind(Protocol):
+    """A target kind: registered under its URL scheme in `loadtests.targets.KINDS`."""
+
+    scheme: str
+    summary: str  # one line for --help
+    params: Mapping[str, str]  # query parameter -> what it means (anything else is refused)
+    reports_server_time: bool  # answers OIP ModelStatistics (queue / compute split)
+
+    def check_params(self, params: Mapping[str, str]) -> None:
+        """ValueError when a query parameter's value makes no sense."""
+
+    def metadata(self, target: Target, model: str, version: str, timeout: float) -> ModelMetadata | None:
+        """The model's signature as the server states it (None when the API cannot say);
+        TargetError when the server is unreachable, not ready or lacks the model."""
+
+    def open(self, target: Target, model: str, version: str, meta: ModelMetadata, deadline_s: float) -> Caller:
+        """A caller for the model (gRPC channels are made here: after gevent is set up in Locust)."""

@@ -1,0 +1,91 @@
+"""`grpc://HOST:PORT` (the default scheme): any Open Inference Protocol v2 gRPC server: Tandem's
+services, Triton, KServe, MLServer. Signature from ModelMetadata; one ModelInfer per request with
+raw tensor contents; liveness from ServerLive. These servers may also answer ModelStatistics and
+ModelConfig (see `loadtests.run.server_time`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import grpc
+import numpy as np
+
+from client.channel import ChannelSettings, open_channel
+from client.codec import CodecError
+from client.errors import InferenceError, NotFoundError, from_rpc_error
+from client.messages import ModelMetadata, infer_outputs, infer_request
+from client.sync import InferenceClient
+from protos import grpc_predict_v2_pb2 as pb
+from protos import grpc_predict_v2_pb2_grpc as pb_grpc
+
+from .base import CallError, Target, TargetError
+
+
+class OipCaller:
+    def __init__(self, target: Target, model: str, version: str, deadline_s: float):
+        self.model, self.version = model, version
+        self._channel = open_channel(ChannelSettings(target.address, timeout=deadline_s, max_attempts=1), grpc)
+        self._stub = pb_grpc.GRPCInferenceServiceStub(self._channel)
+
+    def encode(self, inputs: Mapping[str, np.ndarray]):
+        return infer_request(self.model, inputs, version=self.version or None)
+
+    def call(self, request, timeout: float):
+        try:
+            response = self._stub.ModelInfer(request, timeout=timeout)
+        except grpc.RpcError as e:
+            error = from_rpc_error(e)
+            raise CallError(error.code.name, error.message) from None
+        return response, sum(len(b) for b in response.raw_output_contents) or response.ByteSize()
+
+    def decode(self, response) -> dict[str, np.ndarray]:
+        try:
+            return infer_outputs(response)
+        except CodecError as e:
+            raise CallError("BAD_RESPONSE", str(e)) from None
+
+    def live(self, timeout: float) -> bool:
+        try:
+            return self._stub.ServerLive(pb.ServerLiveRequest(), timeout=timeout).live
+        except grpc.RpcError as e:
+            error = from_rpc_error(e)
+            raise CallError(error.code.name, error.message) from None
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+class OipKind:
+    scheme = "grpc"
+    summary = "any OIP v2 gRPC server (Tandem's services, Triton, KServe, MLServer)"
+    params: Mapping[str, str] = {}
+    reports_server_time = True
+
+    def check_params(self, params: Mapping[str, str]) -> None:
+        return None
+
+    def metadata(self, target: Target, model: str, version: str, timeout: float) -> ModelMetadata:
+        where = target.where()
+        with InferenceClient(target.address, timeout=timeout, max_attempts=1) as client:
+            try:
+                if not client.is_server_live():
+                    raise TargetError(f"{where} says it is not live")
+            except InferenceError as e:
+                raise TargetError(f"{where} is not reachable: {e.code.name}: {e.message}. Is the server "
+                                  "running on that address?") from None
+            try:
+                if not client.is_server_ready():
+                    raise TargetError(f"{where} is up but not ready (still loading?); try again when "
+                                      "its readiness check passes")
+                meta = client.model_metadata(model, version or None)
+                if not client.is_model_ready(model, version or None):
+                    raise TargetError(f"{where}: model '{model}' is known but not ready")
+            except NotFoundError as e:
+                raise TargetError(f"{where} does not serve model '{model}'"
+                                  f"{' version ' + version if version else ''}: {e.message}") from None
+            except InferenceError as e:
+                raise TargetError(f"{where}: {e.code.name}: {e.message}") from None
+        return meta
+
+    def open(self, target: Target, model: str, version: str, meta: ModelMetadata, deadline_s: float) -> OipCaller:
+        return OipCaller(target, model, version, deadline_s)
