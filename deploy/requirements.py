@@ -49,10 +49,11 @@ class Role:
 
 
 ROLES: dict[str, Role] = {role.file.removesuffix(".txt"): role for role in (
-    Role("torch-service.txt", "the torch_service image (docker/torch_service.Dockerfile)", extras=("torch",),
+    Role("torch-service.txt", "the torch_service image (docker/torch_service.Dockerfile)",
+         extras=("torch", "tracing"),
          names=(BF16,)),
     Role("tf-service.txt", "the tf_service image (docker/tf_service.Dockerfile), tfserving backend: "
-                           "no TensorFlow runtime", extras=("server",), names=(BF16,)),
+                           "no TensorFlow runtime", extras=("server", "tracing"), names=(BF16,)),
     Role("tf-service-protos.txt", "the tf_service image, installed with --no-deps: tensorflow-serving-api, "
                                   "and tensorflow only as the source of its protobuf modules "
                                   "(deploy/tf_protos.py)",

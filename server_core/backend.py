@@ -11,6 +11,7 @@ import numpy as np
 
 from client.messages import ModelIndexEntry, ModelMetadata
 
+from .model_config import ModelConfig, ServingFacts, model_config
 from .stats import ModelStatsSnapshot
 
 
@@ -61,6 +62,15 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def model_metadata(self, name: str, version: str) -> ModelMetadata: ...
+
+    async def serving_facts(self, name: str, version: str) -> ServingFacts:
+        """How the model version is served (batching, workers); the default: one worker, no batching."""
+        return ServingFacts(row_limit=1)
+
+    async def model_config(self, name: str, version: str) -> ModelConfig:
+        """Triton's ModelConfig, from the same facts as model_metadata (server_core.model_config)."""
+        meta = await self.model_metadata(name, version)
+        return model_config(meta, await self.serving_facts(name, version))
 
     @abc.abstractmethod
     async def infer(self, request: InferRequest) -> InferResult: ...

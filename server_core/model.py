@@ -1,4 +1,5 @@
-"""A loaded model version behind the shared core: signature checks, batching, stats, draining."""
+"""A loaded model version behind the shared core: signature and contract checks (before any framework
+runs: `server_core.signature`, `server_core.contract`), batching, stats, draining."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from client.messages import TensorSpec
 
 from .backend import InferRequest, InferResult
 from .batcher import Batcher, BatchingConfig, RunBatch
+from .contract import RequestContract, RequestLimits
 from .errors import ServingError, Unavailable
 from .signature import check_inputs, check_requested_outputs, select_outputs
 from .stats import ModelStats
@@ -26,14 +28,21 @@ class ServedModel:
 
     def __init__(self, name: str, version: str, signature: Signature, run_batch: RunBatch,
                  batching: BatchingConfig | None = None, *, platform: str, properties=None, metrics=None,
-                 on_stop=None):
+                 on_stop=None, limits: RequestLimits | None = None):
+        """`limits`: the server's default bound on one request's work (the model's properties may
+        override it); a batching model's rows are bounded by its max_batch_size. Raises
+        client.parity.properties.PropertyError when a declared property is malformed."""
         self.name = name
         self.version = version
         self.signature = signature
         self.platform = platform
         self.properties = dict(properties or {})
+        batching = batching or BatchingConfig()
+        max_batch_size = batching.max_batch_size if batching.max_batch_size > 1 else None
+        self.contract = RequestContract(name, signature.inputs, self.properties, max_batch_size=max_batch_size,
+                                        limits=limits)
         self.stats = ModelStats(name, version, metrics)
-        self.batcher = Batcher(f"{name}:{version}", run_batch, batching or BatchingConfig(), self.stats)
+        self.batcher = Batcher(f"{name}:{version}", run_batch, batching, self.stats)
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -48,6 +57,7 @@ class ServedModel:
         if not self._accepting:
             raise Unavailable(f"model '{self.name}' version {self.version} is unloading")
         check_inputs(self.name, self.signature.inputs, request.inputs)
+        self.contract.check(request.inputs)
         check_requested_outputs(self.name, self.signature.outputs, request.outputs)
         t0 = time.perf_counter_ns()
         self._in_flight += 1

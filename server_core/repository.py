@@ -17,6 +17,7 @@ from client.messages import ModelIndexEntry, ModelMetadata
 from .backend import Backend, InferRequest, InferResult
 from .errors import NotFound, ServingError, Unavailable
 from .model import ServedModel
+from .model_config import ServingFacts, serving_facts
 from .stats import ModelStatsSnapshot
 
 log = logging.getLogger("tandem.repository")
@@ -78,6 +79,9 @@ class ResolvingBackend(Backend):
         versions = tuple(sorted(self.loaded_versions(name), key=_version_key))
         return ModelMetadata(name, versions, model.platform, model.signature.inputs, model.signature.outputs,
                              model.properties)
+
+    async def serving_facts(self, name: str, version: str) -> ServingFacts:
+        return serving_facts(self.resolve(name, version))
 
     async def infer(self, request: InferRequest) -> InferResult:
         return await self.resolve(request.model, request.version).infer(request)

@@ -1,12 +1,25 @@
 """grpc.aio server bootstrap shared by both services: servicer, interceptors, health, reflection,
-TLS, metrics endpoint, graceful shutdown."""
+TLS, metrics endpoint, graceful shutdown.
+
+Start-up order: (1) bind every port (gRPC, metrics, any other listener) — a port in use fails here,
+before any model loads, as a StartupError naming the port and the flag that changes it; (2) start the
+backend (load models); (3) serve. `run()` turns a StartupError into one line on stderr and exit 2.
+Shutdown: new calls answer UNAVAILABLE from the moment draining starts (never CANCELLED), in-flight
+calls finish within the grace period, then the transport stops and the backend.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -16,16 +29,59 @@ from protos import grpc_predict_v2_pb2 as pb
 from protos import grpc_predict_v2_pb2_grpc as pb_grpc
 
 from .backend import Backend
+from .errors import PathRedactor
 from .interceptors import ServerInterceptor
+from .metrics import MetricsEndpoint
 from .servicer import InferenceServicer
 from .settings import ServerSettings
 
 log = logging.getLogger("tandem.server")
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
 HEALTH_POLL_S = 1.0
+DRAIN_QUIET_S = 0.1  # the transport stops once no call arrived for this long (or the grace ran out)
+T = TypeVar("T")
+
+
+class StartupError(Exception):
+    """The server cannot start for a reason the operator fixes (a port in use); one line, no traceback."""
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    """Whether binding host:port fails with EADDRINUSE (probed as grpc binds: SO_REUSEADDR set)."""
+    if port == 0:
+        return False
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return False  # the bind itself reports an unusable host
+    for family, kind, proto, _name, address in infos:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
+def bind_port(what: str, host: str, port: int, flag: str, bind: Callable[[], T]) -> T:
+    """Bind one listener; a port in use (or any bind failure) becomes a StartupError naming `flag`."""
+    in_use = f"{what} port {port} on {host} is already in use (another instance?); choose another with {flag}"
+    if _port_in_use(host, port):
+        raise StartupError(in_use)
+    try:
+        return bind()
+    except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            raise StartupError(in_use) from None
+        raise StartupError(f"cannot bind the {what} port {host}:{port} ({e.strerror or e}); see {flag}") from None
+    except RuntimeError as e:  # grpc's add_*_port: "Failed to bind to address ..."
+        raise StartupError(f"cannot bind the {what} port {host}:{port} ({e}); see {flag}") from None
 
 
 def _server_credentials(s: ServerSettings) -> grpc.ServerCredentials:
+    assert s.tls_cert is not None and s.tls_key is not None  # checked by ServerSettings
     ca = s.tls_client_ca.read_bytes() if s.tls_client_ca else None
     return grpc.ssl_server_credentials([(s.tls_key.read_bytes(), s.tls_cert.read_bytes())],
                                        root_certificates=ca, require_client_auth=ca is not None)
@@ -42,18 +98,20 @@ class InferenceServer:
         self._server: grpc.aio.Server | None = None
         self._health = health_aio.HealthServicer()
         self._health_task: asyncio.Task | None = None
-        self._metrics_http = None
+        self._metrics_http: MetricsEndpoint | None = None
+        self._interceptor = ServerInterceptor()
+        self._http: Any = None  # server_core.rest.HttpEndpoint when --http-port is set
+        self._tracing: Any = None  # server_core.tracing.Tracing when --trace is set
 
     async def start(self) -> int:
         s = self.settings
-        await self.backend.start()
         options = [
             ("grpc.max_receive_message_length", s.max_message_bytes),
             ("grpc.max_send_message_length", s.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ]
-        interceptors = [ServerInterceptor(s.token, s.management)]
-        server = grpc.aio.server(interceptors=interceptors, options=options)
+        self._interceptor = ServerInterceptor(s.token, s.management, redact=PathRedactor(s.private_folders))
+        server = grpc.aio.server(interceptors=[*self._outer_interceptors(), self._interceptor], options=options)
         pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(self.backend), server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         if s.reflection:
@@ -62,22 +120,95 @@ class InferenceServer:
             reflection.enable_server_reflection(
                 (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
                  reflection.SERVICE_NAME), server)
-        address = f"{s.host}:{s.port}"
-        if s.tls_cert:
-            self.port = server.add_secure_port(address, _server_credentials(s))
-        else:
-            self.port = server.add_insecure_port(address)
-        if not self.port:
-            raise OSError(f"cannot bind {address}")
+        try:
+            # 1. every port, before any model loads
+            address = f"{s.host}:{s.port}"
+            if s.tls_cert:
+                creds = _server_credentials(s)
+                self.port = bind_port("gRPC", s.host, s.port, "--port", lambda: server.add_secure_port(address, creds))
+            else:
+                self.port = bind_port("gRPC", s.host, s.port, "--port", lambda: server.add_insecure_port(address))
+            if not self.port:
+                raise StartupError(f"cannot bind the gRPC port {address}; see --port")
+            if self.metrics is not None and s.metrics_port is not None:
+                metrics, port = self.metrics, s.metrics_port
+                self._metrics_http = bind_port("metrics", s.host, port, "--metrics-port",
+                                               lambda: metrics.bind(s.host, port))
+            if s.http_port is not None:
+                self._http = bind_port("HTTP", s.host, s.http_port, "--http-port", self._rest_endpoint)
+            # 2. the models
+            await self.backend.start()
+        except BaseException:
+            await server.stop(None)
+            self._close_metrics()
+            if self._http is not None:
+                self._http.close()
+                self._http = None
+            raise
+        # 3. serve
         await server.start()
         self._server = server
+        if self._metrics_http is not None:
+            self._metrics_http.start()
+        if self._http is not None:
+            await self._http.start()
         await self._update_health()
         self._health_task = asyncio.ensure_future(self._watch_health())
-        if self.metrics is not None and s.metrics_port is not None:
-            self._metrics_http = self.metrics.serve(s.host, s.metrics_port)
-        log.info("serving %s on %s:%d (tls=%s, auth=%s, management=%s)", type(self.backend).__name__,
-                 s.host, self.port, bool(s.tls_cert), bool(s.token), s.management)
+        metrics_at = (f"http://{s.host}:{self._metrics_http.port}/metrics" if self._metrics_http is not None
+                      else "off")
+        http_at = f"{s.host}:{self._http.port}" if self._http is not None else "off"
+        log.info("serving %s: gRPC on %s:%d, REST %s, metrics %s (tls=%s, auth=%s, management=%s)",
+                 type(self.backend).__name__, s.host, self.port, http_at, metrics_at, bool(s.tls_cert),
+                 bool(s.token), s.management)
         return self.port
+
+    def _outer_interceptors(self) -> list:
+        """Tracing and the access log, outside the error interceptor (they see the final status)."""
+        s, outer = self.settings, []
+        if s.tracing:
+            from .tracing import Tracing
+
+            self._tracing = Tracing(type(self.backend).__name__)
+            outer.append(self._tracing.grpc_interceptor())
+        if s.access_log:
+            from .access_log import AccessLog, AccessLogInterceptor
+
+            outer.append(AccessLogInterceptor(AccessLog()))
+        if self.metrics is not None:
+            from .process_metrics import ensure_registered
+
+            ensure_registered(self.metrics.registry)
+        return outer
+
+    def _rest_endpoint(self):
+        from .access_log import AccessLog
+        from .rest.app import endpoint
+
+        return endpoint(self.backend, self._interceptor, self.settings, tracing=self._tracing,
+                        access_log=AccessLog() if self.settings.access_log else None)
+
+    @property
+    def http_port(self) -> int | None:
+        """The bound REST port (None when off)."""
+        return self._http.port if self._http is not None else None
+
+    @property
+    def metrics_port(self) -> int | None:
+        """The bound /metrics port (None when off)."""
+        return self._metrics_http.port if self._metrics_http is not None else None
+
+    @property
+    def draining(self) -> bool:
+        return self._interceptor.draining
+
+    @property
+    def in_flight(self) -> int:
+        return self._interceptor.in_flight
+
+    def _close_metrics(self) -> None:
+        if self._metrics_http is not None:
+            self._metrics_http.stop()
+            self._metrics_http = None
 
     async def _update_health(self) -> None:
         try:
@@ -95,21 +226,29 @@ class InferenceServer:
             await self._update_health()
 
     async def stop(self, grace: float | None = None) -> None:
-        """Refuse new calls, let in-flight ones finish within `grace` seconds, then stop the backend."""
+        """Refuse new calls (UNAVAILABLE), let in-flight ones finish within `grace` seconds, then stop
+        the transport and the backend."""
         if self._server is None:
             return
         grace = self.settings.grace_s if grace is None else grace
+        deadline = time.monotonic() + grace
+        self._interceptor.start_draining()
         if self._health_task:
             self._health_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._health_task
         await self._health.enter_graceful_shutdown()
-        await self._server.stop(grace)
+        if not await self._interceptor.wait_idle(grace, DRAIN_QUIET_S):
+            log.warning("grace period (%.1fs) over with %d call(s) in flight and clients still calling; "
+                        "stopping anyway", grace, self._interceptor.in_flight)
+        await self._server.stop(max(0.0, deadline - time.monotonic()))
         self._server = None
-        if self._metrics_http is not None:
-            server, _thread = self._metrics_http
-            server.shutdown()
-            self._metrics_http = None
+        if self._http is not None:
+            await self._http.stop()
+            self._http = None
+        self._close_metrics()
+        if self._tracing is not None:
+            self._tracing.shutdown()
         await self.backend.stop()
         log.info("stopped")
 
@@ -122,10 +261,22 @@ async def serve(backend: Backend, settings: ServerSettings, metrics=None) -> Non
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"READY {settings.host}:{server.port}", flush=True)
+    rest = f" http={settings.host}:{server.http_port}" if server.http_port is not None else ""
+    print(f"READY {settings.host}:{server.port}{rest}", flush=True)
     await stop.wait()
     log.info("signal received: finishing in-flight requests (grace %.1fs)", settings.grace_s)
     await server.stop()
+
+
+def run(backend: Backend, settings: ServerSettings, metrics=None, *, prog: str) -> int:
+    """`serve()` until a signal, for a service's main(): 0 after a clean shutdown, 2 (one line on
+    stderr) when it cannot start, e.g. a port in use."""
+    try:
+        asyncio.run(serve(backend, settings, metrics))
+    except StartupError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr, flush=True)
+        return 2
+    return 0
 
 
 def configure_logging(level: str) -> None:

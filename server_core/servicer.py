@@ -5,7 +5,7 @@ from __future__ import annotations
 from protos import grpc_predict_v2_pb2 as pb
 from protos import grpc_predict_v2_pb2_grpc as pb_grpc
 
-from . import convert
+from . import convert, model_config
 from .backend import Backend
 from .streaming import stream_responses
 
@@ -29,6 +29,10 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):
 
     async def ModelMetadata(self, request, context):
         return convert.model_metadata(await self.backend.model_metadata(request.name, request.version))
+
+    async def ModelConfig(self, request, context):
+        config = await self.backend.model_config(request.name, request.version)
+        return pb.ModelConfigResponse(config=model_config.to_proto(config))
 
     async def ModelInfer(self, request, context):
         infer_request = convert.infer_request(request, context.time_remaining())

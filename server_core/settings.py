@@ -15,6 +15,7 @@ class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 0  # 0 = a free port (tests); services give their own default
     metrics_port: int | None = None
+    http_port: int | None = None  # OIP v2 REST (server_core.rest); None = off, 0 = a free port
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
     grace_s: float = 10.0  # how long in-flight requests may finish after SIGTERM/SIGINT
     tls_cert: Path | None = None
@@ -24,6 +25,10 @@ class ServerSettings:
     management: bool = True
     reflection: bool = True
     log_level: str = "INFO"
+    access_log: bool = False  # one line per request on the tandem.access logger (server_core.access_log)
+    tracing: bool = False  # OpenTelemetry spans, exporter from the OTEL_* variables (server_core.tracing)
+    # (folder, name) pairs never shown to callers: messages say `name/...` relative paths instead
+    private_folders: tuple[tuple[Path, str], ...] = ()
 
     def __post_init__(self):
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -36,6 +41,10 @@ class ServerSettings:
 
 def _env(prefix: str, name: str, default=None):
     return os.environ.get(f"{prefix}_{name}", default)
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "") not in ("", "0", "false")
 
 
 def add_server_arguments(parser: argparse.ArgumentParser, *, env_prefix: str, default_port: int,
@@ -52,6 +61,8 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, env_prefix: str, de
                    help=f"gRPC port (default {default_port}; 0 picks a free port)")
     g.add_argument("--metrics-port", type=int, default=int(env("METRICS_PORT", default_metrics_port)),
                    help=f"Prometheus /metrics port (default {default_metrics_port}; -1 disables)")
+    g.add_argument("--http-port", type=int, default=int(env("HTTP_PORT", -1)),
+                   help="OIP v2 REST port (default -1 = off; 0 picks a free port)")
     g.add_argument("--max-message-bytes", type=int,
                    default=int(env("MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES)),
                    help="largest request/response message (default 64 MiB)")
@@ -67,6 +78,10 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, env_prefix: str, de
                    default=env("NO_MANAGEMENT", "") not in ("", "0", "false"),
                    help="refuse RepositoryModelLoad/Unload (PERMISSION_DENIED)")
     g.add_argument("--no-reflection", action="store_true", help="do not serve gRPC server reflection")
+    g.add_argument("--access-log", action="store_true", default=_flag(env("ACCESS_LOG")),
+                   help="log one line per request (method, model, version, status, duration, peer)")
+    g.add_argument("--trace", action="store_true", default=_flag(env("TRACE")),
+                   help="OpenTelemetry spans for gRPC and REST calls, exported as the OTEL_* variables say")
     g.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"),
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
@@ -75,6 +90,8 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
     return ServerSettings(
         host=args.host, port=args.port,
         metrics_port=None if args.metrics_port is None or args.metrics_port < 0 else args.metrics_port,
+        http_port=None if args.http_port is None or args.http_port < 0 else args.http_port,
+        access_log=args.access_log, tracing=args.trace,
         max_message_bytes=args.max_message_bytes, grace_s=args.grace,
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
         token=args.token, management=not args.no_management, reflection=not args.no_reflection,

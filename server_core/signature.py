@@ -1,16 +1,62 @@
-"""Checking decoded requests against a model's declared signature, and picking outputs."""
+"""A model's declared signature: the one parser of the `tensors:` section both services' model
+configs hold (torch_service's model-config.yaml, tf_service's model.yaml), checking decoded
+requests against it, and picking outputs.
+
+    tensors:
+      inputs:  [{name: x, datatype: FP32, shape: [-1, 64]}]    # -1 = variable
+      outputs: [{name: y, datatype: FP32, shape: [-1, 10]}]
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from client.codec import shape_str
-from client.datatypes import datatype_of
+from client.datatypes import PROTOCOL_DATATYPES, datatype_of
 from client.messages import TensorSpec
 
 from .errors import InvalidArgument
+
+_NAME = re.compile(r"^[A-Za-z0-9_.\-:/]{1,128}$")
+_FIELDS = ("name", "datatype", "shape")
+EXAMPLE = "[{name: x, datatype: FP32, shape: [-1, 64]}]"
+
+
+def parse_tensors(items, where: str, kind: str, *, extra_fields: Sequence[str] = (),
+                  error: type[Exception] = ValueError) -> list[tuple[TensorSpec, dict]]:
+    """The `tensors.<kind>` list of a model config (`where` names the file): one (TensorSpec, extra
+    fields given) per tensor. Raises `error` naming the file, the tensor and what was expected."""
+    fields = _FIELDS + tuple(extra_fields)
+    allowed = ", ".join(fields[:-1]) + " and " + fields[-1]
+    if not isinstance(items, list) or not items:
+        raise error(f"{where}: tensors.{kind} must be a non-empty list like {EXAMPLE}")
+    parsed = []
+    for i, item in enumerate(items):
+        label = f"{where}: tensors.{kind}[{i}]"
+        if not isinstance(item, Mapping):
+            raise error(f"{label}: expected a mapping with {allowed}, got {item!r}")
+        unknown = set(item) - set(fields)
+        if unknown:
+            raise error(f"{label}: unknown field(s) {', '.join(sorted(map(str, unknown)))}; a tensor is a mapping "
+                        f"with exactly {allowed}")
+        name, datatype, shape = item.get("name"), item.get("datatype"), item.get("shape")
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise error(f"{label}: 'name' must be a tensor name (letters, digits, _ . - : /), got {name!r}")
+        label = f"{label} ({name})"
+        if datatype not in PROTOCOL_DATATYPES:
+            raise error(f"{label}: datatype {datatype!r} is not one of {', '.join(PROTOCOL_DATATYPES)}")
+        if not isinstance(shape, list) or any(isinstance(d, bool) or not isinstance(d, int) or d < -1 for d in shape):
+            raise error(f"{label}: field 'shape' is not valid: the shape must be a list of integers >= -1 "
+                        f"(-1 = variable), got {shape!r}")
+        parsed.append((TensorSpec(name, datatype, tuple(shape)), {k: item[k] for k in extra_fields if k in item}))
+    names = [spec.name for spec, _ in parsed]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise error(f"{where}: tensors.{kind}: duplicate name(s): {', '.join(dupes)}; names must be unique")
+    return parsed
 
 
 def _signature(specs: Sequence[TensorSpec]) -> str:

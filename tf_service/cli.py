@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="embedded: TensorFlow ops run at once; 0 (default) = TensorFlow's choice")
     t = parser.add_argument_group("TensorFlow Serving (tfserving and managed backends)")
     t.add_argument("--tfserving-address", default=_env("TFSERVING_ADDRESS"),
-                   help=f"gRPC address of a running TF Serving (tfserving backend; default {DEFAULT_TFSERVING_ADDRESS})")
+                   help="gRPC address of a running TF Serving (tfserving backend; "
+                        f"default {DEFAULT_TFSERVING_ADDRESS})")
     t.add_argument("--tfserving-binary", default=_env("TFSERVING_BINARY"),
                    help=f"the {BINARY} to start (managed backend; default: found on PATH)")
     t.add_argument("--tfserving-model-base-path", default=_env("TFSERVING_MODEL_BASE_PATH"),
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "it queue and are coalesced (default 8)")
     t.add_argument("--work-dir", type=Path, default=_env("WORK_DIR"),
                    help="where the managed backend writes TF Serving's config files (default: a temporary folder)")
+    g.add_argument("--strict", action="store_true", default=_env("STRICT", "") not in ("", "0", "false"),
+                   help="refuse to start (exit 2) when the base path is empty or in another layout, instead of "
+                        "warning")
     parser.add_argument("--version", action="version", version=f"tf_service {__version__}")
     add_server_arguments(parser, env_prefix=ENV_PREFIX, default_port=DEFAULT_PORT,
                          default_metrics_port=DEFAULT_METRICS_PORT)
@@ -141,7 +145,9 @@ def make_backend(kind: str, args, models, metrics):
                                 metrics=metrics, options=options)
     from .managed import ManagedBackend
 
-    return ManagedBackend(find_binary(args.tfserving_binary), args.model_base_path, work_dir=args.work_dir,
+    binary = find_binary(args.tfserving_binary)
+    assert binary is not None  # choose_backend picked managed only with a binary
+    return ManagedBackend(binary, args.model_base_path, work_dir=args.work_dir,
                           models=models, metrics=metrics, options=options)
 
 
@@ -158,26 +164,39 @@ def main(argv: list[str] | None = None) -> int:
     args.model_base_path = args.model_base_path.resolve()
 
     from server_core.metrics import Metrics
-    from server_core.server import configure_logging, serve
+    from server_core.server import configure_logging, run
 
     from .store import ModelStore
 
     configure_logging(settings.log_level)
-    models = _models(args.models, ModelStore(args.model_base_path).names(), parser)
+    store = ModelStore(args.model_base_path)
+    problems = store.survey()
+    for problem in problems:
+        log.warning("--model-base-path %s: %s", args.model_base_path, problem)
+    if problems and args.strict:
+        print(f"tf_service: error: --model-base-path {args.model_base_path}: {problems[0]} (--strict)",
+              file=sys.stderr)
+        return 2
+    models = _models(args.models, store.names(), parser)
     log.info("backend: %s (%s)", kind, why)
     metrics = Metrics()
     backend = make_backend(kind, args, models, metrics)
     backend.server_name = "tandem-tf_service"
     backend.server_version = __version__
+    private = [(args.model_base_path, "model-base-path")]
+    if args.tfserving_model_base_path:
+        private.append((Path(args.tfserving_model_base_path), "tfserving-model-base-path"))
+    if getattr(backend, "work_dir", None) is not None:
+        private.append((backend.work_dir, "work-dir"))
+    settings.private_folders = tuple(private)
     try:
-        asyncio.run(serve(backend, settings, metrics))
+        return run(backend, settings, metrics, prog="tf_service")
     except OSError as e:
         log.error("cannot serve: %s", e)
         return 1
     except (asyncio.CancelledError, KeyboardInterrupt):
         log.warning("stopped during start-up")
         return 1
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,26 +8,27 @@ properties for ModelMetadata.
       outputs: [{name: y, datatype: FP32, shape: [-1, 10], key: output_0}]
     batching: {max_batch_size: 32, batch_timeout_micros: 2000, max_enqueued_batches: 64,
                num_batch_threads: 1, allowed_batch_sizes: [8, 16, 32]}
-    properties: {"input_ids.range": "0,1000"}
+    properties: {"input_ids.range": "0,1000"}    # contract properties are enforced (server_core.contract)
 
-Parsing never imports TensorFlow; every mistake raises `ConfigError` naming the field.
+`tensors:` is parsed by the parser both services share (server_core.signature.parse_tensors), plus
+each tensor's `key`. Parsing never imports TensorFlow; every mistake raises `ConfigError` naming the
+field.
 """
 
 from __future__ import annotations
 
-import re
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from client.datatypes import PROTOCOL_DATATYPES
 from server_core.batcher import BatchingConfig
+from server_core.signature import parse_tensors
 
 CONFIG_FILE = "model.yaml"
 DEFAULT_SIGNATURE = "serving_default"
-_NAME = re.compile(r"^[A-Za-z0-9_.\-:/]{1,128}$")
 _TOP_KEYS = ("signature", "tensors", "batching", "properties")
 # TF Serving's BatchingParameters names; unset fields take TF Serving's defaults when applied.
 BATCHING_KEYS = ("max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads",
@@ -93,38 +94,20 @@ def _int(where: str, value, minimum: int) -> int:
     return value
 
 
-def _tensor(where: str, item) -> TensorEntry:
-    if not isinstance(item, Mapping):
-        _fail(where, f"expected a mapping with name, datatype, shape (and optional key), got {item!r}")
-    unknown = set(item) - {"name", "datatype", "shape", "key"}
-    if unknown:
-        _fail(where, f"unknown field(s) {', '.join(sorted(map(str, unknown)))}; "
-                     "expected name, datatype, shape, key")
-    name = item.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        _fail(where, f"'name' must be a tensor name (letters, digits, _ . - : /), got {name!r}")
-    datatype = item.get("datatype")
-    if datatype not in PROTOCOL_DATATYPES:
-        _fail(f"{where} ({name})", f"'datatype' must be one of {', '.join(PROTOCOL_DATATYPES)}, got {datatype!r}")
-    shape = item.get("shape")
-    if not isinstance(shape, list) or any(isinstance(d, bool) or not isinstance(d, int) or d < -1 for d in shape):
-        _fail(f"{where} ({name})", f"'shape' must be a list of integers >= -1 (-1 = variable), got {shape!r}")
-    key = item.get("key", name)
-    if not isinstance(key, str) or not key:
-        _fail(f"{where} ({name})", f"'key' must be the SignatureDef's tensor name, got {key!r}")
-    return TensorEntry(name, datatype, tuple(shape), key)
-
-
-def _tensors(where: str, items) -> tuple[TensorEntry, ...]:
-    if not isinstance(items, list) or not items:
-        _fail(where, "expected a non-empty list of tensors")
-    entries = tuple(_tensor(f"{where}[{i}]", item) for i, item in enumerate(items))
-    for attr in ("name", "key"):
-        values = [getattr(e, attr) for e in entries]
-        dupes = sorted({v for v in values if values.count(v) > 1})
-        if dupes:
-            _fail(where, f"duplicate {attr}(s): {', '.join(dupes)}")
-    return entries
+def _tensors(where: str, kind: str, items) -> tuple[TensorEntry, ...]:
+    """The shared `tensors:` parser (server_core.signature), plus each tensor's SignatureDef `key`."""
+    entries = []
+    for i, (spec, extra) in enumerate(parse_tensors(items, where, kind, extra_fields=("key",), error=ConfigError)):
+        key = extra.get("key", spec.name)
+        if not isinstance(key, str) or not key:
+            _fail(f"{where}: tensors.{kind}[{i}] ({spec.name})", f"'key' must be the SignatureDef's tensor name, "
+                                                                 f"got {key!r}")
+        entries.append(TensorEntry(spec.name, spec.datatype, spec.shape, key))
+    keys = [e.key for e in entries]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        _fail(f"{where}: tensors.{kind}", f"duplicate key(s): {', '.join(dupes)}")
+    return tuple(entries)
 
 
 def _batching(where: str, section) -> Batching:
@@ -144,7 +127,7 @@ def _batching(where: str, section) -> Batching:
         _fail(f"{where}.allowed_batch_sizes", f"expected a list of increasing sizes, got {allowed!r}")
     allowed = tuple(_int(f"{where}.allowed_batch_sizes", v, 1) for v in allowed)
     if allowed:
-        if any(b <= a for a, b in zip(allowed, allowed[1:])):
+        if any(b <= a for a, b in itertools.pairwise(allowed)):
             _fail(f"{where}.allowed_batch_sizes", f"sizes must increase strictly, got {list(allowed)}")
         size = values.get("max_batch_size", _TF_DEFAULTS["max_batch_size"])
         if allowed[-1] != size:  # TF Serving refuses the same
@@ -177,9 +160,9 @@ def parse_model_config(text: str, where: str = CONFIG_FILE) -> ModelConfig:
         if not isinstance(tensors, Mapping) or not set(tensors) <= {"inputs", "outputs"} or not tensors:
             _fail(f"{where}: tensors", "expected a mapping with 'inputs' and/or 'outputs'")
         if "inputs" in tensors:
-            inputs = _tensors(f"{where}: tensors.inputs", tensors["inputs"])
+            inputs = _tensors(where, "inputs", tensors["inputs"])
         if "outputs" in tensors:
-            outputs = _tensors(f"{where}: tensors.outputs", tensors["outputs"])
+            outputs = _tensors(where, "outputs", tensors["outputs"])
     batching = _batching(f"{where}: batching", data["batching"]) if data.get("batching") is not None else None
     props = data.get("properties") or {}
     if not isinstance(props, Mapping) or any(not isinstance(k, str) or isinstance(v, (Mapping, list))

@@ -20,6 +20,7 @@ from server_core.errors import ServingError
 from server_core.model import ServedModel, Signature
 from server_core.repository import Loader, RepositoryBackend
 
+from . import warmup
 from .config import ModelConfig, load_model_config
 from .contract import Contract, build_contract
 from .errors import from_op_error
@@ -109,9 +110,13 @@ class EmbeddedLoader(Loader):
         function = loaded.signatures[contract.signature]
         batching = config.batching
         runner = SignatureRunner(name, function, contract, batching.allowed_batch_sizes if batching else ())
-        return TFModel(name, str(version), Signature(contract.inputs, contract.outputs), runner,
-                       batching.batcher_config() if batching else UNBATCHED, properties=config.properties,
-                       metrics=self.metrics, max_rows=batching.value("max_batch_size") if batching else None)
+        # The batch-size limit (TF Serving's max_batch_size) is the shared contract's, from the batching.
+        model = TFModel(name, str(version), Signature(contract.inputs, contract.outputs), runner,
+                        batching.batcher_config() if batching else UNBATCHED, properties=config.properties,
+                        metrics=self.metrics)
+        # READY only after TF Serving's warm-up requests ran (tf_service.warmup)
+        warmup.apply(model, self.store.base_path / name / str(version), contract.input_keys, runner)
+        return model
 
     def load(self, name: str) -> list[ServedModel]:
         config = load_model_config(self.store.base_path / name)
@@ -125,9 +130,11 @@ class EmbeddedLoader(Loader):
         for version in versions:
             try:
                 models.append(self._version(name, version, config))
+            except StoreError as e:  # the store's messages name the version already
+                failures.append(str(e))
             except Exception as e:  # noqa: BLE001 - one bad version must not hide the good ones
                 text = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
-                failures.append(text if text.startswith("version ") else f"version {version}: {text}")
+                failures.append(f"version {version}: {text}")
         if not models:
             raise StoreError("; ".join(failures))
         for failure in failures:

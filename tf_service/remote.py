@@ -65,5 +65,4 @@ def remote_model(client: TFServingClient, name: str, version: int, contract: Con
                  inflight: int, metrics=None) -> ServedModel:
     runner = PredictRunner(client, name, version, contract)
     return TFModel(name, str(version), Signature(contract.inputs, contract.outputs), runner,
-                   batcher_config(config, inflight), properties=config.properties, metrics=metrics,
-                   max_rows=config.batching.value("max_batch_size") if config.batching else None)
+                   batcher_config(config, inflight), properties=config.properties, metrics=metrics)

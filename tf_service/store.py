@@ -1,6 +1,8 @@
 """TF Serving's model layout on disk: `BASE/<model>/<integer version>/saved_model.pb` + `variables/`,
 with an optional `BASE/<model>/model.yaml`. Names come from the base path only: nothing a caller
-sends is ever joined onto a path unless it is one of these names.
+sends is ever joined onto a path unless it is one of these names. A model folder that resolves
+outside the base path (a symbolic link out of it) is not a model. `survey()` says at start-up what is
+wrong with the base path as a whole (empty, torch_service's layout, a folder of base paths).
 """
 
 from __future__ import annotations
@@ -28,7 +30,40 @@ class ModelStore:
             entries = list(os.scandir(self.base_path))
         except OSError:
             return []
-        return sorted(e.name for e in entries if e.is_dir() and _MODEL_NAME.match(e.name))
+        return sorted(e.name for e in entries if e.is_dir() and _MODEL_NAME.match(e.name)
+                      and self._inside(Path(e.path)))
+
+    def _inside(self, path: Path) -> bool:
+        try:
+            return path.resolve().is_relative_to(self.base_path.resolve())
+        except (OSError, RuntimeError):
+            return False
+
+    def survey(self) -> list[str]:
+        """What is wrong with the base path as a whole (empty, another layout): one sentence each."""
+        expected = f"expected <name>/<integer version>/{SAVED_MODEL_PB} (TF Serving's layout)"
+        try:
+            entries = sorted(os.scandir(self.base_path), key=lambda e: e.name)
+        except OSError as e:
+            return [f"cannot list the base path: {e.strerror}"]
+        archives = [e.name for e in entries if e.name.endswith(".mar")
+                    or (e.is_dir() and os.path.isfile(os.path.join(e.path, "MAR-INF", "MANIFEST.json")))]
+        names = self.names()
+        problems = []
+        if archives:
+            problems.append(f"the base path holds torch_service model archives ({', '.join(archives)}), which "
+                            f"belong to torch_service's --model-store; {expected}")
+        nested = [n for n in names if not self.versions(n) and ModelStore(self.base_path / n).has_models()]
+        if nested:
+            problems.append(f"{', '.join(n + '/' for n in nested)} hold models of their own (a base path inside "
+                            f"the base path): point --model-base-path at it; {expected}")
+        if not any(self.versions(n) for n in names) and not problems:
+            problems.append(f"the base path holds no models: {expected}")
+        return problems
+
+    def has_models(self) -> bool:
+        return any((self.base_path / n / str(v) / SAVED_MODEL_PB).is_file()
+                   for n in self.names() for v in self.versions(n))
 
     def model_dir(self, name: str) -> Path:
         if name not in self.names():

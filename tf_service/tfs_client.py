@@ -57,7 +57,7 @@ class TFServingClient:
     def unreachable(self, detail: str = "") -> Unavailable:
         return Unavailable(f"TF Serving at {self.address} is unavailable" + (f": {detail}" if detail else ""))
 
-    def _error(self, exc: grpc.RpcError, model: str, what: str) -> Exception:
+    def _error(self, exc: grpc.RpcError, model: str, what: str, *, inference: bool = False) -> Exception:
         code, details = exc.code(), exc.details() or ""
         if code == grpc.StatusCode.UNAVAILABLE:
             return self.unreachable(details)
@@ -65,7 +65,7 @@ class TFServingClient:
             return DeadlineExceeded(f"model '{model}': deadline exceeded while TF Serving ran the {what}")
         if code == grpc.StatusCode.CANCELLED:
             return Unavailable(f"model '{model}': the {what} was cancelled by TF Serving at {self.address}")
-        return from_status(code, details, model=model)
+        return from_status(code, details, model=model, inference=inference)
 
     # ------------------------------------------------------------------ inference (worker threads)
     def predict(self, model: str, version: int, signature: str, inputs: Mapping[str, np.ndarray],
@@ -82,7 +82,7 @@ class TFServingClient:
         try:
             response = self._predict(request, timeout=timeout)
         except grpc.RpcError as e:
-            raise self._error(e, model, "prediction") from None
+            raise self._error(e, model, "prediction", inference=True) from None
         try:
             return {key: from_tensor_proto(response.outputs[key], f"output '{key}'") for key in response.outputs}
         except TensorProtoError as e:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from client.messages import ModelIndexEntry
+from client.parity.properties import PropertyError
 from server_core.backend import InferRequest, InferResult
 from server_core.errors import NotFound, ServingError, Unavailable
 from server_core.model import ServedModel
@@ -180,8 +181,12 @@ class TFServingBackend(RepositoryManagement, ResolvingBackend):
             except ServingError as e:
                 errors[version] = e.message
                 continue
-            model = remote_model(self.client, name, int(version), contract, config,
-                                 inflight=self.options.inflight, metrics=self.metrics)
+            try:
+                model = remote_model(self.client, name, int(version), contract, config,
+                                     inflight=self.options.inflight, metrics=self.metrics)
+            except PropertyError as e:  # a malformed contract property: the version is not served
+                errors[version] = str(e)
+                continue
             model.start()
             entry.served[version] = model
         self._index(name, entry, statuses, errors, problem)
@@ -222,10 +227,15 @@ class TFServingBackend(RepositoryManagement, ResolvingBackend):
 
     async def infer(self, request: InferRequest) -> InferResult:
         try:
-            return await self.resolve(request.model, request.version).infer(request)
-        except Unavailable as e:
-            if e.message.startswith("TF Serving at"):
-                self.poke()
+            model = self.resolve(request.model, request.version)
+        except Unavailable:
+            if not self._reachable:
+                self.poke()  # TF Serving was down at the last sync: look again now
+            raise
+        try:
+            return await model.infer(request)
+        except Unavailable:
+            self.poke()  # the Predict found TF Serving down, or the version is leaving: mirror its state
             raise
 
     async def statistics(self, name: str, version: str) -> list[ModelStatsSnapshot]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import shutil
@@ -50,9 +49,12 @@ def serve_parser() -> argparse.ArgumentParser:
     g.add_argument("--default-device", choices=["cpu", "gpu"], default=_env("DEFAULT_DEVICE", "cpu"),
                    help="device of models whose config sets no deviceType (default cpu)")
     g.add_argument("--max-archive-bytes", type=int, default=int(_env("MAX_ARCHIVE_BYTES", DEFAULT_MAX_ARCHIVE_BYTES)),
-                   help="refuse .mar archives that unpack to more than this (default 32 GiB)")
+                   help="refuse .mar archives that unpack to more than this many bytes (default 8 GiB)")
     g.add_argument("--drain-timeout", type=float, default=float(_env("DRAIN_TIMEOUT", 30.0)),
                    help="seconds an unloading model waits for its in-flight requests (default 30)")
+    g.add_argument("--strict", action="store_true", default=_env("STRICT", "") not in ("", "0", "false"),
+                   help="refuse to start (exit 2) when the store is empty or in another layout, instead of "
+                        "warning")
     g.add_argument("--version", action="version", version=f"torch_service {__version__}")
     add_server_arguments(parser, env_prefix=ENV_PREFIX, default_port=DEFAULT_PORT,
                          default_metrics_port=DEFAULT_METRICS_PORT)
@@ -88,12 +90,19 @@ def serve_main(argv: list[str]) -> int:
 
     from server_core.metrics import Metrics
     from server_core.repository import RepositoryBackend
-    from server_core.server import configure_logging, serve
+    from server_core.server import configure_logging, run
+
+    configure_logging(settings.log_level)
+    problems = store.survey()
+    for problem in problems:
+        log.warning("--model-store %s: %s", store.root, problem)
+    if problems and args.strict:
+        print(f"torch_service: error: --model-store {store.root}: {problems[0]} (--strict)", file=sys.stderr)
+        return 2
 
     from .devices import ThreadBudget
     from .loader import TorchLoader  # imports torch: only now, in main()
 
-    configure_logging(settings.log_level)
     threads = ThreadBudget(args.torch_threads)
     threads.apply_startup()
     temporary = args.work_dir is None
@@ -103,15 +112,15 @@ def serve_main(argv: list[str]) -> int:
     loader = TorchLoader(store, work_dir, metrics=metrics, threads=threads, default_device=args.default_device,
                          max_archive_bytes=args.max_archive_bytes)
     backend = RepositoryBackend(loader, models, drain_timeout=args.drain_timeout)
+    settings.private_folders = ((store.root, "model-store"), (work_dir, "work-dir"))
     try:
-        asyncio.run(serve(backend, settings, metrics))
+        return run(backend, settings, metrics, prog="torch_service")
     except OSError as e:
         log.error("cannot serve: %s", e)
         return 1
     finally:
         if temporary:
             shutil.rmtree(work_dir, ignore_errors=True)
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,9 +11,11 @@
     tensors:
       inputs:  [{name: x, datatype: FP32, shape: [-1, 64]}]
       outputs: [{name: y, datatype: FP32, shape: [-1, 10]}]
-    properties: {classification_output: y}    # reported in ModelMetadata.properties
+    properties: {classification_output: y}    # reported in ModelMetadata.properties; the contract
+                            # ones (x.range, x.max_shape, ...: client.parity.properties) are enforced
     handler: {...}          # free-form, given to handlers as context.model_yaml_config
 
+`tensors:` is parsed by the parser both services share (server_core.signature.parse_tensors).
 This module does not import torch.
 """
 
@@ -25,9 +27,9 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from client.datatypes import DATATYPES
 from client.messages import TensorSpec
 from server_core.batcher import BatchingConfig
+from server_core.signature import parse_tensors
 
 log = logging.getLogger("tandem.torch.config")
 
@@ -93,28 +95,7 @@ def _number(doc, key, where, default, *, positive=False):
 
 
 def _specs(items, where, kind) -> tuple[TensorSpec, ...]:
-    example = "[{name: x, datatype: FP32, shape: [-1, 64]}]"
-    if not isinstance(items, list) or not items:
-        raise ConfigError(f"{where}: tensors.{kind} must be a non-empty list like {example}")
-    specs = []
-    for i, item in enumerate(items):
-        label = f"{where}: tensors.{kind}[{i}]"
-        if not isinstance(item, dict) or set(item) - {"name", "datatype", "shape"}:
-            raise ConfigError(f"{label} must be a mapping with exactly name, datatype and shape, got {item!r}")
-        name, datatype, shape = item.get("name"), item.get("datatype"), item.get("shape")
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{label}: name must be a non-empty string")
-        if datatype not in DATATYPES:
-            raise ConfigError(f"{label} ('{name}'): datatype {datatype!r} is not one of {', '.join(DATATYPES)}")
-        if not isinstance(shape, list) or any(isinstance(d, bool) or not isinstance(d, int) or d < -1
-                                              for d in shape):
-            raise ConfigError(f"{label} ('{name}'): shape must be a list of integers (-1 = variable), "
-                              f"got {shape!r}")
-        specs.append(TensorSpec(name, datatype, tuple(shape)))
-    names = [s.name for s in specs]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{where}: tensors.{kind} names must be unique, got {names}")
-    return tuple(specs)
+    return tuple(spec for spec, _ in parse_tensors(items, where, kind, error=ConfigError))
 
 
 def parse_config(doc: Mapping | None, where: str = "model-config.yaml", *, default_device: str = "cpu") -> ModelConfig:

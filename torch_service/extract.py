@@ -1,7 +1,9 @@
 """Opening model archives safely.
 
 A `.mar` zip is checked entry by entry before anything is written (no absolute paths, no '..', no
-symlinks, no duplicates, a size cap against zip bombs) and extracted into a fresh folder of its
+symlinks, no duplicates; against zip bombs a total size cap, `--max-archive-bytes`, default 8 GiB, and
+a compression-ratio cap on every entry past 1 MiB, both checked on the headers and again on the bytes
+actually written, since headers can lie) and extracted into a fresh folder of its
 own under the server's work directory; nothing is ever written elsewhere. A folder archive is used
 in place, and every file its manifest names must resolve inside the folder (symlinks included).
 """
@@ -17,7 +19,9 @@ from pathlib import Path
 
 from .archive import MANIFEST_PATH, ArchiveError, Manifest, check_member_name, parse_manifest
 
-DEFAULT_MAX_ARCHIVE_BYTES = 32 * 1024**3  # uncompressed; a larger archive is refused
+DEFAULT_MAX_ARCHIVE_BYTES = 8 * 1024**3  # uncompressed; a larger archive is refused (--max-archive-bytes)
+MAX_COMPRESSION_RATIO = 100  # weights compress ~1.1:1, source and YAML ~5:1; a zip bomb ~1000:1
+RATIO_EXEMPT_BYTES = 1 << 20  # small entries may compress as well as they like
 MAX_ENTRIES = 100_000
 _CHUNK = 1 << 20
 
@@ -99,10 +103,18 @@ def _check_entries(label: str, infos: list[zipfile.ZipInfo], max_bytes: int) -> 
         if key in seen:
             raise ArchiveError(f"{label}: entry {info.filename!r} appears twice")
         seen.add(key)
+        _check_ratio(label, info, info.file_size)
         total += info.file_size
     if total > max_bytes:
         raise ArchiveError(f"{label} would unpack to {total} bytes; the limit is {max_bytes} "
                            "(--max-archive-bytes)")
+
+
+def _check_ratio(label: str, info: zipfile.ZipInfo, size: int) -> None:
+    if size > RATIO_EXEMPT_BYTES and size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+        raise ArchiveError(f"{label}: entry {info.filename!r} expands {size // max(info.compress_size, 1)}-fold "
+                           f"({info.compress_size} -> {size}+ bytes); at most {MAX_COMPRESSION_RATIO}-fold is "
+                           "accepted (a zip bomb?)")
 
 
 def _open_zip(path: Path, work_dir: Path, max_bytes: int) -> OpenedArchive:
@@ -145,9 +157,12 @@ def _extract(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], root: Path, labe
                 target.mkdir(parents=True, exist_ok=True)
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
+            entry_bytes = 0
             with zf.open(info) as src, open(target, "xb") as dst:
                 while chunk := src.read(_CHUNK):
                     written += len(chunk)
+                    entry_bytes += len(chunk)
+                    _check_ratio(label, info, entry_bytes)
                     if written > max_bytes:
                         raise ArchiveError(f"{label} unpacks to more than {max_bytes} bytes "
                                            "(--max-archive-bytes)")

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
 import torch
 
+from .archive import Manifest
 from .pyload import classes_defined_in, forget, import_file
-
-if TYPE_CHECKING:
-    from .handler import Context
 
 EXPORT, EAGER, TORCHSCRIPT = "torch.export", "eager", "torchscript"
 
@@ -57,13 +56,23 @@ class ModelCache:
             self.modules.clear()
 
 
+class LoadContext(Protocol):
+    """What loading needs from a handler's context (`torch_service.handler.Context` is one); a
+    protocol, so this module does not import the handler module that imports it."""
+
+    model_dir: Path
+    archive_manifest: Manifest
+    device: torch.device
+    cache: ModelCache
+
+
 def model_format(serialized_file: str, model_file: str | None) -> str:
     if serialized_file.endswith(".pt2"):
         return EXPORT
     return EAGER if model_file else TORCHSCRIPT
 
 
-def load_model(context: Context):
+def load_model(context: LoadContext):
     """The model of `context`'s archive on `context.device` (shared by workers on that device)."""
     return context.cache.get(context.device, lambda: _no_grad(_load(context)))
 
@@ -77,7 +86,7 @@ def _no_grad(model):
     return model
 
 
-def _load(context: Context):
+def _load(context: LoadContext):
     manifest = context.archive_manifest
     if not manifest.serialized_file:
         raise ModelLoadError("the manifest names no serializedFile; the base handler loads the model from it "
@@ -104,7 +113,7 @@ def _load(context: Context):
     return module.eval()
 
 
-def _load_eager(context: Context, path, name: str, device: torch.device):
+def _load_eager(context: LoadContext, path, name: str, device: torch.device):
     model_file = context.archive_manifest.model_file
     try:
         module = import_file(context.model_dir / model_file, context.model_dir)

@@ -14,11 +14,14 @@ from pathlib import Path
 
 import torch
 
+from client.parity.properties import PropertyError
 from server_core.backend import InferRequest, InferResult
 from server_core.errors import Unavailable
 from server_core.model import ServedModel, Signature
 from server_core.repository import Loader
+from server_core.warmup import WarmupError
 
+from . import warmup
 from .archive import ArchiveError
 from .config import ConfigError, ModelConfig, parse_config, read_config
 from .devices import DevicePlanner, ThreadBudget
@@ -31,7 +34,7 @@ from .worker import WorkerPool
 
 log = logging.getLogger("tandem.torch.loader")
 PLATFORM = "pytorch"
-_EXPECTED = (ArchiveError, ConfigError, ModelLoadError, HandlerError)
+_EXPECTED = (ArchiveError, ConfigError, ModelLoadError, HandlerError, PropertyError, WarmupError)
 
 
 class TorchServedModel(ServedModel):
@@ -155,7 +158,13 @@ class TorchLoader(Loader):
         log.info("loaded %s version %s: handler %s, workers on %s, batchSize %d, maxBatchDelay %gms", name,
                  version, archive.manifest.handler, ", ".join(devices), config.batch_size,
                  config.max_batch_delay_ms)
-        return TorchServedModel(name, version, Signature(config.inputs, config.outputs), pool.run_batch,
-                                config.batching(), platform=PLATFORM, properties=config.properties,
-                                metrics=self.metrics, pool=pool, response_timeout_s=config.response_timeout_s,
-                                release=release)
+        model = TorchServedModel(name, version, Signature(config.inputs, config.outputs), pool.run_batch,
+                                 config.batching(), platform=PLATFORM, properties=config.properties,
+                                 metrics=self.metrics, pool=pool, response_timeout_s=config.response_timeout_s,
+                                 release=release)
+        try:
+            warmup.apply(model, archive.root, pool.run_batch)  # READY only after it ran (torch_service.warmup)
+        except BaseException:
+            release()
+            raise
+        return model

@@ -10,11 +10,19 @@ Layout (model and version names match `[A-Za-z0-9][A-Za-z0-9_.-]*`; hidden entri
 In the versioned layout the path gives the version (a different manifest modelVersion is logged
 and ignored). The highest version serves by default (integers compare numerically). A model whose
 archive cannot be read still has a name, so RepositoryIndex can report why it is unavailable.
+
+Refused (the model is listed, UNAVAILABLE, with the reason): an entry that resolves outside the store
+(a symbolic link out of it), and a folder that is a model store itself (`STORE/torch/<model>.mar`,
+e.g. the zoo's root given as the store) rather than the versions of one model. `survey()` says at
+start-up what is wrong with the store as a whole (empty, TF Serving's layout, a store of stores).
+Messages name entries relative to the store, never the server's absolute paths.
 This module does not import torch.
 """
 
 from __future__ import annotations
 
+import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,9 +48,73 @@ def _is_folder_archive(path: Path) -> bool:
     return (path / MANIFEST_PATH).is_file()
 
 
+def _manifest_model_name(path: Path) -> str | None:
+    """The modelName an archive's manifest declares (None when unreadable: reported at load)."""
+    try:
+        if path.is_dir():
+            data = (path / MANIFEST_PATH).read_bytes()
+        else:
+            with zipfile.ZipFile(path) as zf:
+                data = zf.read(MANIFEST_PATH)
+        name = json.loads(data)["model"]["modelName"]
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        return None
+    return name if isinstance(name, str) else None
+
+
+def _is_tf_model(path: Path) -> bool:
+    """TF Serving's layout: NAME/<integer>/saved_model.pb."""
+    try:
+        return any(v.is_dir() and v.name.isdigit() and (v / "saved_model.pb").is_file() for v in path.iterdir())
+    except OSError:
+        return False
+
+
 class ModelStore:
     def __init__(self, root: Path):
         self.root = Path(root)
+
+    def _inside(self, entry: Path) -> bool:
+        try:
+            return entry.resolve().is_relative_to(self.root.resolve())
+        except (OSError, RuntimeError):
+            return False
+
+    def _relative(self, entry: Path) -> str:
+        return entry.relative_to(self.root).as_posix()
+
+    def survey(self) -> list[str]:
+        """What is wrong with the store as a whole (empty, another layout): one sentence each."""
+        expected = (f"expected NAME{SUFFIX}, NAME/{MANIFEST_PATH}, or versions as NAME/<version>{SUFFIX} "
+                    f"or NAME/<version>/{MANIFEST_PATH}")
+        names = self.names()
+        if not names:
+            return [f"the model store holds no models: {expected}"]
+        problems = []
+        tf_models = [n for n in names if (self.root / n).is_dir() and _is_tf_model(self.root / n)]
+        if tf_models:
+            problems.append(f"the model store holds TF Serving's layout ({', '.join(tf_models)}: "
+                            f"<name>/<version>/saved_model.pb), which is tf_service's --model-base-path; "
+                            f"{expected}")
+        for name in names:
+            nested = self._nested_models(name)
+            if nested:
+                problems.append(f"'{name}/' is a model store itself (it holds the models {', '.join(nested)}), "
+                                f"not the versions of one model: point --model-store at it")
+        return problems
+
+    def _nested_models(self, name: str) -> list[str]:
+        """The models of `STORE/name/` when it is a store of its own: versioned entries whose archive
+        declares a model named as the entry (`torch/digits-mlp.mar` holding model 'digits-mlp')."""
+        folder = self.root / name
+        if not folder.is_dir() or _is_folder_archive(folder):
+            return []
+        nested = []
+        for entry in sorted(folder.iterdir()):
+            stem = entry.name[: -len(SUFFIX)] if entry.is_file() and entry.suffix == SUFFIX else entry.name
+            if stem != name and _visible(entry) and _manifest_model_name(entry) == stem:
+                nested.append(stem)
+        return nested
 
     def check(self) -> None:
         if not self.root.is_dir():
@@ -75,12 +147,20 @@ class ModelStore:
         mar, folder = self.root / f"{name}{SUFFIX}", self.root / name
         if mar.is_file() and folder.is_dir():
             raise ArchiveError(f"the store holds both {mar.name} and {folder.name}/; keep one of them")
+        for entry in (mar, folder):
+            if entry.exists() and not self._inside(entry):
+                raise ArchiveError(f"{self._relative(entry)} resolves outside the model store (a link?); "
+                                   "entries must lie inside the store")
         if mar.is_file():
             return [Source(mar)]
         if not folder.is_dir():
-            raise ArchiveError(f"model '{name}' is not in the store {self.root}")
+            raise ArchiveError(f"model '{name}' is not in the model store")
         if _is_folder_archive(folder):
             return [Source(folder)]
+        nested = self._nested_models(name)
+        if nested:
+            raise ArchiveError(f"{name}/ is a model store itself (it holds the models {', '.join(nested)}), not "
+                               f"the versions of one model: point --model-store at it")
         found: dict[str, Source] = {}
         for entry in sorted(folder.iterdir()):
             if not _visible(entry):
@@ -93,6 +173,9 @@ class ModelStore:
                 continue
             if not NAME_RE.match(version):
                 continue
+            if not self._inside(entry):
+                raise ArchiveError(f"{self._relative(entry)} resolves outside the model store (a link?); "
+                                   "entries must lie inside the store")
             if version in found:
                 raise ArchiveError(f"{name}/ holds version {version} twice ({version}{SUFFIX} and {version}/); "
                                    "keep one of them")

@@ -2,7 +2,11 @@
 worker threads under `torch.inference_mode`, outputs checked against the declared signature.
 
 A handler that raises fails only the requests of its batch: they get INTERNAL with a generic
-message and a reference, the traceback goes to the log once, and the worker keeps serving.
+message and a reference, the traceback goes to the log once, and the worker keeps serving. Two
+exception types mean the request's content broke the model after the contract checks passed, and
+answer INVALID_ARGUMENT in the words tf_service uses (`server_core.contract.InputRejected`): an
+IndexError (an index computed from the inputs, e.g. an embedding lookup) and an AssertionError (a
+`torch.export` program's guard on its input shapes, e.g. two inputs' sequence lengths that differ).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 from client.codec import shape_str
 from client.datatypes import datatype_of
 from client.messages import TensorSpec
+from server_core.contract import InputRejected
 from server_core.errors import ResourceExhausted, ServingError
 from server_core.signature import shape_matches
 
@@ -26,6 +31,8 @@ from .handler import Context
 from .tensors import to_numpy
 
 log = logging.getLogger("tandem.torch.worker")
+# What a model raises when the request's content (not the server) is wrong: see the module docstring.
+_CONTENT_ERRORS = (IndexError, AssertionError)
 
 
 def _rows(inputs: Mapping[str, np.ndarray]) -> int:
@@ -58,6 +65,8 @@ class WorkerPool:
             return self._check(produced)
         except ServingError:
             raise
+        except _CONTENT_ERRORS as e:
+            raise InputRejected(context.model_name, f"{type(e).__name__}: {e}") from None
         except torch.OutOfMemoryError:
             log.warning("%s ran out of memory on %s with a batch of %d rows", self.label, context.device,
                         _rows(inputs))

@@ -6,17 +6,19 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from client.parity.compare import tolerance_used
+
 from .specs import Tolerance
 
 
 def output_diff(a: np.ndarray, b: np.ndarray, tolerance: Tolerance) -> dict[str, float]:
     """max/mean absolute difference and `tolerance_used`: max |a-b| / (atol + rtol*max(|a|, |b|)), so
-    <= 1 is within tolerance (the parity suite's rule: symmetric, neither side is the reference)."""
+    <= 1 is within tolerance (`client.parity.compare.tolerance_used`: the one rule, symmetric)."""
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} vs {b.shape}")
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
     err = np.abs(a64 - b64)
-    used = err / (tolerance.atol + tolerance.rtol * np.maximum(np.abs(a64), np.abs(b64)))
+    used = tolerance_used(a64, b64, tolerance.atol, tolerance.rtol)
     return {"max_abs_diff": float(err.max(initial=0.0)), "mean_abs_diff": float(err.mean()) if err.size else 0.0,
             "tolerance_used": float(used.max(initial=0.0))}
 

@@ -3,10 +3,12 @@
 Both exports (torch archive and SavedModel) are written from these specs, so the two services can
 only disagree on the contract if one export is wrong, which the build checks.
 
-Property conventions, read by the parity suite:
-- `"<input>.range": "lo,hi"`: integer input values lie in [lo, hi).
-- `"<input>.max_shape": "d0,d1,..."`: the largest size of each variable (-1) dimension, 0 where
-  unbounded (e.g. a text model's sequence length is bounded by its position table).
+Property conventions (grammar: `client.parity.properties`; both services enforce the input ones
+before the model runs, `server_core.contract`; the parity suite generates inputs from them):
+- `"<input>.range": "lo,hi"`: integer input values lie in [lo, hi), float values in [lo, hi].
+- `"<input>.max_shape"` / `"<input>.min_shape": "d0,d1,..."`: the largest / smallest size of each
+  dimension, 0 where unbounded (e.g. a text model's sequence length is bounded by its position table).
+- `"<input>.shape_as": "<other input>"`: both inputs have the same shape (a mask and its ids).
 - `"classification_output": "<output>"`: that output holds class scores; compare top-1.
 """
 
@@ -103,7 +105,8 @@ TEXT_ENCODER = ZooModel(
     inputs=(TensorSpec("input_ids", "INT64", (-1, -1)), TensorSpec("attention_mask", "INT64", (-1, -1))),
     outputs=(TensorSpec("last_hidden_state", "FP32", (-1, -1, 128)), TensorSpec("pooler_output", "FP32", (-1, 128))),
     properties={"input_ids.range": "0,1000", "attention_mask.range": "0,2",
-                "input_ids.max_shape": "0,128", "attention_mask.max_shape": "0,128"},
+                "input_ids.max_shape": "0,128", "attention_mask.max_shape": "0,128",
+                "input_ids.min_shape": "1,1", "attention_mask.shape_as": "input_ids"},
     # Unbatched on both sides: TF Serving's batching concatenates requests along the batch axis only,
     # so two sequence lengths in one batch fail the whole batch ("Tensors with name ... from different
     # tasks have different shapes and padding is turned off"), and padding would return a padded

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch.export import Dim
 
+from client.parity import properties
 from torch_service.archive import build_archive
 
 from .specs import ZooModel
@@ -19,9 +20,9 @@ from .specs import ZooModel
 ARCHIVE_SUFFIX = ".mar"
 
 
-def _max_shape(model: ZooModel, name: str) -> list[int] | None:
-    value = model.properties.get(f"{name}.max_shape")
-    return None if value is None else [int(v) for v in value.split(",")]
+def _max_shape(model: ZooModel, spec) -> tuple[int, ...] | None:
+    value = model.properties.get(properties.key(spec.name, properties.MAX_SHAPE))
+    return None if value is None else properties.parse_shape_bound(spec, properties.MAX_SHAPE, value)
 
 
 def dynamic_shapes(model: ZooModel) -> tuple[dict[int, Dim], ...]:
@@ -30,7 +31,7 @@ def dynamic_shapes(model: ZooModel) -> tuple[dict[int, Dim], ...]:
     dims: dict[int, Dim] = {}
     result = []
     for spec in model.inputs:
-        bounds = _max_shape(model, spec.name) or [0] * len(spec.shape)
+        bounds = _max_shape(model, spec) or (0,) * len(spec.shape)
         axes = {}
         for axis, size in enumerate(spec.shape):
             if size != -1:

@@ -1,4 +1,5 @@
-"""The `parity` subcommand: the command line of `client.parity.run_parity`."""
+"""The `parity` subcommand: the command line of `client.parity.run_parity` (numbers for good inputs)
+and, with `--behaviour`, of `client.parity.behaviour.run_behaviour` (statuses for bad requests)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..parity import Limits, ParityError, run_parity
+from ..parity import Limits, ParityError, behaviour, run_parity
 from ..parity.report import error_document
 from .io import CliInputError
 from .options import client_options
@@ -37,7 +38,12 @@ def add_parser(subparsers, parents) -> None:
     p = subparsers.add_parser(
         "parity", parents=parents, help="compare one model on two servers",
         description="Send identical inputs to two OIP v2 servers and compare the answers. Exit code 0: "
-                    "every output within tolerance; 1: outside it; 2: parity could not be measured.")
+                    "every output within tolerance; 1: outside it; 2: parity could not be measured. With "
+                    "--behaviour: send a corpus of bad requests generated from the metadata to both and "
+                    "compare the statuses (exit 1 when a status differs, is INTERNAL, or a bad request "
+                    "answers OK).")
+    p.add_argument("--behaviour", "--behavior", action="store_true",
+                   help="compare how the servers refuse bad requests instead of their numbers")
     p.add_argument("--a", required=True, metavar="HOST:PORT", help="the first server (side A)")
     p.add_argument("--b", required=True, metavar="HOST:PORT", help="the second server (side B)")
     p.add_argument("--model", required=True, help="model name (on both sides unless --model-b)")
@@ -89,7 +95,25 @@ def _write_json(target: str, doc: dict) -> None:
         raise CliInputError(f"cannot write the JSON report to {target}: {e.strerror or e}") from None
 
 
+def _behaviour(args: argparse.Namespace) -> int:
+    try:
+        report = behaviour.run_behaviour(args.a, args.b, args.model, model_b=args.model_b, version=args.version,
+                                         seed=args.seed, client_options=client_options(args))
+    except ParityError as e:
+        if args.json:
+            _write_json(args.json, behaviour.error_document(e, args.model))
+        print(f"behaviour parity error: {e}", file=sys.stderr)
+        return 2
+    if args.json:
+        _write_json(args.json, report.to_dict())
+    if args.json != "-":
+        print(report.render())
+    return report.exit_code
+
+
 def parity(args: argparse.Namespace) -> int:
+    if args.behaviour:
+        return _behaviour(args)
     try:
         limits = Limits(min_dim=args.min_dim, max_dim=args.max_dim)
     except ValueError as e:

@@ -2,8 +2,9 @@
 
 Definitions (A and B are the two sides' values of one element, as float64):
 - abs diff = |A - B|; rel diff = |A - B| / max(|A|, |B|), 0 where A == B. Both are symmetric.
-- An element is within tolerance when |A - B| <= atol + rtol * max(|A|, |B|). NaN equals NaN and
-  an infinity equals the same infinity; any other non-finite difference is out of tolerance.
+- An element is within tolerance when |A - B| <= atol + rtol * max(|A|, |B|) (`tolerance_used`,
+  the one rule every check of Tandem uses). NaN equals NaN and an infinity equals the same
+  infinity; any other non-finite difference is out of tolerance.
 - Cosine similarity is computed per sample (the output's row along axis 0 when it has one row per
   sample of the request, else the whole output) and averaged; both-zero rows count as 1, one zero
   row against a non-zero one as 0.
@@ -19,6 +20,24 @@ import numpy as np
 
 from ..codec import shape_str
 from ..datatypes import datatype_of
+
+
+def tolerance_used(a, b, atol: float, rtol: float) -> np.ndarray:
+    """Tandem's one tolerance rule (parity suite, zoo build, load-test answer checks; justified in
+    docs/numerics.md), elementwise as float64: |a - b| / (atol + rtol * max(|a|, |b|)); an element
+    is within tolerance when this is <= 1. Symmetric: neither side is the reference. Equal values
+    (NaN and NaN, the same infinity) give 0, any other non-finite difference inf."""
+    a64, b64 = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    same = (a64 == b64) | (np.isnan(a64) & np.isnan(b64))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        diff = np.abs(a64 - b64)
+        used = diff / (atol + rtol * np.fmax(np.abs(a64), np.abs(b64)))
+    return np.where(same, 0.0, np.where(np.isnan(used), np.inf, used))
+
+
+def within_tolerance(a, b, atol: float, rtol: float) -> bool:
+    """Every element of a and b within tolerance (same shapes expected)."""
+    return bool((tolerance_used(a, b, atol, rtol) <= 1.0).all())
 
 
 def sample_rows(array: np.ndarray, rows: int) -> int:
@@ -98,7 +117,7 @@ class OutputDiff:
         scale = np.fmax(np.abs(a), np.abs(b))
         with np.errstate(invalid="ignore", divide="ignore"):
             rel = np.where(same, 0.0, np.where(np.isfinite(diff) & np.isfinite(scale), diff / scale, np.inf))
-            bad = ~same & (~np.isfinite(diff) | (diff > self.atol + self.rtol * scale))
+        bad = tolerance_used(a, b, self.atol, self.rtol) > 1.0
         n = sample_rows(a, rows)
         self.elements += a.size
         self.mismatched += int(bad.sum())

@@ -3,8 +3,9 @@
 What a generic generator can know is the datatype and shape of each input, plus what the model
 declares in its ModelMetadata properties. The rules, in order:
 
-- A property `"<input>.range": "lo,hi"` (or `--range NAME=lo,hi`) gives the interval [lo, hi):
-  integers drawn uniformly in it (e.g. token ids below the vocabulary size), floats uniformly.
+- A property `"<input>.range": "lo,hi"` (or `--range NAME=lo,hi`; grammar in
+  `client.parity.properties`) gives the interval [lo, hi): integers drawn uniformly in it (e.g. token
+  ids below the vocabulary size), floats uniformly.
 - Otherwise a name tells what a tensor is by the conventions of transformer models: a name
   containing `mask` gets a padding mask (per row a prefix of ones of random length >= 1, then
   zeros: no row is fully masked, so softmax over it stays defined); `*position_ids` gets 0..L-1;
@@ -28,6 +29,7 @@ import numpy as np
 
 from .. import datatypes
 from ..messages import TensorSpec
+from . import properties
 
 DEFAULT_INT_RANGE = (0, 100)
 _LETTERS = np.frombuffer(string.ascii_lowercase.encode(), dtype=np.uint8)
@@ -58,25 +60,10 @@ def _numpy_dtype(spec: TensorSpec) -> np.dtype | None:
 
 
 def parse_range(spec: TensorSpec, text: str) -> tuple[float, float]:
-    """[lo, hi) from "lo,hi", checked against the input's datatype."""
-    dtype = _numpy_dtype(spec)
-    parts = [p.strip() for p in str(text).split(",")]
-    what = f"input '{spec.name}': range {text!r}"
-    if len(parts) != 2:
-        raise ValueError(f"{what} is malformed; expected \"lo,hi\" meaning [lo, hi)")
-    integer = dtype is not None and dtype.kind in _INT_KINDS
-    try:
-        lo, hi = (int(p) for p in parts) if integer else (float(p) for p in parts)
-    except ValueError:
-        kind = "integers" if integer else "numbers"
-        raise ValueError(f"{what}: expected two {kind} \"lo,hi\" for {spec.datatype}") from None
-    if not lo < hi:
-        raise ValueError(f"{what}: expected lo < hi")
-    if integer:
-        info = np.iinfo(dtype)
-        if lo < info.min or hi - 1 > info.max:
-            raise ValueError(f"{what} does not fit {spec.datatype} [{info.min}, {info.max}]")
-    return lo, hi
+    """(lo, hi) from "lo,hi" (the contract's grammar, `client.parity.properties`), checked against the
+    input's datatype. Generated values always lie in [lo, hi)."""
+    declared = properties.parse_range(spec, text)
+    return declared.lo, declared.hi
 
 
 class InputGenerator:

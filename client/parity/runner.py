@@ -19,8 +19,13 @@ from .compare import Classification, OutputDiff
 from .errors import ParityError
 from .generate import InputGenerator, Limits, parse_range
 from .report import ParityReport, Side
-from .signature import (CLASSIFICATION_PROPERTY, is_batched, property_of, signature_dict,
-                        signature_differences)
+from .signature import (
+    CLASSIFICATION_PROPERTY,
+    is_batched,
+    property_of,
+    signature_dict,
+    signature_differences,
+)
 
 
 def _describe_failure(e: InferenceError, model: str, what: str) -> str:

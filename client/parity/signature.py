@@ -18,12 +18,12 @@ def _compare_specs(kind: str, a: Sequence[TensorSpec], b: Sequence[TensorSpec]) 
     by_a = {s.name: s for s in a}
     by_b = {s.name: s for s in b}
     diffs = []
-    for name in by_a:
+    for name, spec in by_a.items():
         if name not in by_b:
-            diffs.append(f"{kind} '{name}' ({_describe(by_a[name])}) exists on A only")
-    for name in by_b:
+            diffs.append(f"{kind} '{name}' ({_describe(spec)}) exists on A only")
+    for name, spec in by_b.items():
         if name not in by_a:
-            diffs.append(f"{kind} '{name}' ({_describe(by_b[name])}) exists on B only")
+            diffs.append(f"{kind} '{name}' ({_describe(spec)}) exists on B only")
     for name, sa in by_a.items():
         sb = by_b.get(name)
         if sb is None:

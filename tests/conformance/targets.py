@@ -20,9 +20,9 @@ TOKEN = "conformance-token"
 @contextlib.contextmanager
 def echo_target():
     backend = RepositoryBackend(EchoLoader(Metrics()))
-    with BackgroundServer(backend, ServerSettings(token=TOKEN)) as srv:
+    with BackgroundServer(backend, ServerSettings(token=TOKEN, http_port=0)) as srv:
         yield Target("echo", srv.address, PLATFORM, identity={dt: identity_name(dt) for dt in DATATYPES},
-                     token=TOKEN)
+                     token=TOKEN, http_address=f"127.0.0.1:{srv.server.http_port}")
 
 
 # name -> "module:function"; each service adds its own line (imported only when its target runs).

@@ -9,7 +9,12 @@ from hypothesis import strategies as st
 
 from client.datatypes import DATATYPES, datatype_of
 from client.messages import TensorSpec
-from client.parity.generate import DEFAULT_INT_RANGE, InputGenerator, Limits, parse_range
+from client.parity.generate import (
+    DEFAULT_INT_RANGE,
+    InputGenerator,
+    Limits,
+    parse_range,
+)
 from server_core.signature import shape_matches
 
 TEXT = [TensorSpec("input_ids", "INT64", (-1, -1)), TensorSpec("attention_mask", "INT64", (-1, -1)),

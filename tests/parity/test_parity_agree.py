@@ -44,7 +44,7 @@ def test_cli_agreement_against_the_conformance_echo_backend(servers, tmp_path, c
     """The echo backend's add_sub v1 and the parity test model are two implementations of one contract."""
     out = tmp_path / "report.json"
     code = main(["parity", "--a", servers["echo"], "--b", servers["ref"], "--model", "add_sub",
-                 "--version", "1", "--samples", "33", "--batch-size", "10", "--json", str(out)])
+                 "--version", "1", "--samples", "33", "--batch-size", "8", "--json", str(out)])
     table = capsys.readouterr().out
     assert code == 0, table
     assert "PASS" in table and "OUTPUT0" in table and "OUTPUT1" in table
@@ -54,8 +54,8 @@ def test_cli_agreement_against_the_conformance_echo_backend(servers, tmp_path, c
     assert doc["schema"] == "tandem.parity/1" and doc["passed"] is True and doc["exit_code"] == 0
     assert doc["a"]["url"] == servers["echo"] and doc["a"]["platform"] == "tandem_echo"
     assert doc["b"]["platform"] == "parity_test" and doc["a"]["version"] == "1"
-    assert doc["inputs"] == {"source": "generated", "path": None, "seed": 0, "samples": 33, "batch_size": 10,
-                             "requests": 4, "labels": False}
+    assert doc["inputs"] == {"source": "generated", "path": None, "seed": 0, "samples": 33, "batch_size": 8,
+                             "requests": 5, "labels": False}  # add_sub batches up to 8 rows
     assert doc["tolerance"] == {"atol": 1e-4, "rtol": 1e-3, "min_top1_agreement": None}
     assert doc["signature"]["inputs"][0] == {"name": "INPUT0", "datatype": "FP32", "shape": [-1, 16]}
     row = doc["outputs"][0]

@@ -111,4 +111,5 @@ def test_generated_inputs_outside_the_model_domain_are_a_server_error(servers, c
     """Overriding the declared id range with one past the vocabulary makes the model refuse."""
     assert parity(servers, "ref", "twin", "text", "--range", "input_ids=0,5000", "--samples", "32") == 2
     err = capsys.readouterr().err
-    assert "ModelInfer of samples 0..15 failed: INVALID_ARGUMENT: input_ids must be in [0, 50)" in err
+    assert ("ModelInfer of samples 0..15 failed: INVALID_ARGUMENT: input 'input_ids': value " in err
+            and "is outside [0, 50) declared by model 'text'" in err)

@@ -3,9 +3,13 @@ management switch, graceful shutdown, and resilience against random malformed re
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import subprocess
 import threading
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
@@ -17,15 +21,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from client import InferenceClient, errors
+from client.messages import TensorSpec
 from protos import grpc_predict_v2_pb2 as pb
 from protos import grpc_predict_v2_pb2_grpc as pb_grpc
+from server_core.errors import PathRedactor
+from server_core.interceptors import RateLimitedLog, bearer_token
 from server_core.metrics import Metrics
 from server_core.repository import RepositoryBackend
 from server_core.runner import BackgroundServer
 from server_core.settings import ServerSettings
 from tests.support.echo import EchoLoader
 from tests.support.ports import free_port, wait_for
-from tests.support.process import ServerProcess
+from tests.support.process import python_module
 
 
 def echo(**settings):
@@ -143,7 +150,7 @@ def test_metrics_follow_requests(server):
 
 def test_sigterm_lets_in_flight_requests_finish():
     metrics_port = free_port()
-    proc = ServerProcess(["-m", "tests.support.echo", "--grace", "10", "--metrics-port", str(metrics_port)]).start()
+    proc = python_module("tests.support.echo", "--grace", "10", "--metrics-port", str(metrics_port)).start()
     result = {}
 
     def slow_call():
@@ -161,10 +168,172 @@ def test_sigterm_lets_in_flight_requests_finish():
     finally:
         code = proc.stop()
         caller.join(20)
-    log = "".join(proc.output)
+    log = proc.log_text()
     assert code == 0, log[-2000:]
     assert result["out"]["OUTPUT0"].tolist() == [[3.0]]
     assert "finishing in-flight requests" in log and "stopped" in log
+
+
+class GatedLoader(EchoLoader):
+    """The echo models plus `gate`, whose calls wait until the test opens `gate_open`."""
+
+    def __init__(self, metrics=None):
+        super().__init__(metrics)
+        self.gate_open = threading.Event()
+        self.gate_entered = threading.Event()
+        self.models["gate"] = self._gate
+
+    def _gate(self, name):
+        def run(inputs):
+            self.gate_entered.set()
+            assert self.gate_open.wait(60), "the test never opened the gate"
+            return {"OUTPUT0": np.array(inputs["INPUT0"], copy=True)}
+        spec = [TensorSpec("INPUT0", "FP32", (-1, 1))]
+        return [self._model(name, "1", spec, [TensorSpec("OUTPUT0", "FP32", (-1, 1))], run)]
+
+
+def test_draining_answers_new_calls_unavailable_never_cancelled():
+    loader = GatedLoader()
+    srv = BackgroundServer(RepositoryBackend(loader), ServerSettings()).start()
+    x = {"INPUT0": np.ones((1, 1), np.float32)}
+    statuses: list[grpc.StatusCode] = []
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            held = pool.submit(lambda: InferenceClient(srv.address, max_attempts=1, timeout=60).infer("gate", x))
+            assert loader.gate_entered.wait(30)
+            stopping = asyncio.run_coroutine_threadsafe(srv.server.stop(60), srv.loop)
+            wait_for(lambda: srv.server.draining, 10, what="draining to start")
+
+            channel = grpc.insecure_channel(srv.address)
+            stub = pb_grpc.GRPCInferenceServiceStub(channel)
+            request = pb.ModelInferRequest(model_name="identity_fp32")
+            request.inputs.add(name="INPUT0", datatype="FP32", shape=[1, 1]).contents.fp32_contents.append(1.0)
+            with pytest.raises(grpc.RpcError) as info:
+                stub.ModelInfer(request, timeout=10)
+            assert info.value.code() == grpc.StatusCode.UNAVAILABLE and "shutting down" in info.value.details()
+            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+            after_gate = threading.Event()
+
+            def hammer():  # clients still calling while the server drains: lame duck until they stop
+                while not after_gate.is_set():
+                    try:
+                        stub.ModelInfer(request, timeout=10)
+                        statuses.append(grpc.StatusCode.OK)
+                    except grpc.RpcError as e:
+                        statuses.append(e.code())
+
+            racers = [pool.submit(hammer) for _ in range(3)]
+            wait_for(lambda: len(statuses) >= 5, 10, what="calls during the drain")
+            loader.gate_open.set()
+            assert held.result(30)["OUTPUT0"].tolist() == [[1.0]]  # the in-flight call finished
+            seen = len(statuses)
+            wait_for(lambda: len(statuses) >= seen + 5, 10, what="calls after the in-flight one finished")
+            assert not stopping.done()  # still draining while clients call
+            after_gate.set()
+            for racer in racers:
+                racer.result(30)
+            stopping.result(30)
+            with pytest.raises(grpc.RpcError) as info:
+                stub.ModelInfer(request, timeout=10)
+            statuses.append(info.value.code())
+            channel.close()
+    finally:
+        loader.gate_open.set()
+        srv.stop()
+    assert statuses and set(statuses) == {grpc.StatusCode.UNAVAILABLE}, set(statuses)
+
+
+# ------------------------------------------------------------------ hardening
+
+
+def test_undecodable_request_bytes_are_invalid_argument_without_a_traceback(server, caplog):
+    with grpc.insecure_channel(server.address) as channel:
+        raw = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer",
+                                  request_serializer=None, response_deserializer=None)
+        with caplog.at_level(logging.DEBUG):
+            for _ in range(3):
+                with pytest.raises(grpc.RpcError) as info:
+                    raw(b"\xff\xff\xff\xff not a protobuf", timeout=10)
+                assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert info.value.details() == ("the request is not a valid inference.ModelInferRequest "
+                                                "(19 bytes that do not parse)")
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        assert stub.ServerLive(pb.ServerLiveRequest(), timeout=5).live
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    logged = [r for r in caplog.records if "that are not a inference.ModelInferRequest" in r.getMessage()]
+    assert len(logged) == 1  # three refused, one line: rate-limited
+
+
+def test_rate_limited_log_counts_what_it_left_out(caplog):
+    now = [100.0]
+    limited = RateLimitedLog(logging.getLogger("tandem.test"), 60.0, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, "tandem.test"):
+        for _ in range(5):
+            limited.warning("bad bytes from %s", "x")
+        now[0] += 61
+        limited.warning("bad bytes from %s", "y")
+    assert [r.getMessage() for r in caplog.records] == [
+        "bad bytes from x", "bad bytes from y (4 more since the last such message)"]
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_bearer_scheme_is_case_insensitive(scheme):
+    with echo(token="s3cret") as srv, grpc.insecure_channel(srv.address) as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        assert stub.ServerLive(pb.ServerLiveRequest(), timeout=5, metadata=(("authorization", f"{scheme} s3cret"),))
+        for wrong in (f"{scheme} nope", "Basic s3cret", "s3cret", f"{scheme}"):
+            with pytest.raises(grpc.RpcError) as info:
+                stub.ServerLive(pb.ServerLiveRequest(), timeout=5, metadata=(("authorization", wrong),))
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_bearer_token_parsing():
+    assert bearer_token("Bearer abc") == bearer_token("bearer  abc ") == "abc"
+    assert bearer_token("Basic abc") is None and bearer_token("Bearer") is None and bearer_token("") is None
+
+
+def test_metrics_port_serves_only_metrics():
+    metrics = Metrics()
+    with BackgroundServer(RepositoryBackend(EchoLoader(metrics)), ServerSettings(metrics_port=0), metrics) as srv:
+        base = f"http://127.0.0.1:{srv.server.metrics_port}"
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as r:
+            assert r.status == 200 and b"tandem_requests_total" in r.read()
+        for path in ("/", "/v2/health/ready", "/v2/health/live", "/metricsx", "/metrics/x"):
+            with pytest.raises(urllib.error.HTTPError) as info:
+                urllib.request.urlopen(f"{base}{path}", timeout=5)
+            assert info.value.code == 404, path
+
+
+class _LeakyLoader(EchoLoader):
+    def __init__(self, folder: Path):
+        super().__init__()
+        self.folder = folder
+        self.models["leaky"] = self._leaky
+
+    def _leaky(self, name):
+        raise FileNotFoundError(f"[Errno 2] No such file or directory: '{self.folder / 'leaky' / 'model.pt'}'")
+
+
+def test_no_server_path_in_statuses_or_repository_index(tmp_path):
+    folder = tmp_path / "store"
+    settings = ServerSettings(private_folders=((folder, "model-store"),))
+    with BackgroundServer(RepositoryBackend(_LeakyLoader(folder)), settings) as srv, \
+            InferenceClient(srv.address, max_attempts=1) as c:
+        reason = {e.name: e.reason for e in c.repository_index()}["leaky"]
+        assert "leaky/model.pt" in reason and str(tmp_path) not in reason
+        with pytest.raises(errors.UnavailableError) as info:
+            c.infer("leaky", {"INPUT0": np.ones((1, 1), np.float32)})
+        assert str(tmp_path) not in info.value.message
+
+
+def test_path_redactor():
+    redact = PathRedactor([("/srv/models", "model-store"), ("/srv/models/work", "work-dir")])
+    assert redact("cannot read /srv/models/a/1.mar") == "cannot read a/1.mar"
+    assert redact("extracted into /srv/models/work/x") == "extracted into x"
+    assert redact("store /srv/models is empty") == "store <model-store> is empty"
+    assert not PathRedactor() and PathRedactor()("/a/b") == "/a/b"
 
 
 # ------------------------------------------------------------------ random malformed requests

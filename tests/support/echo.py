@@ -67,8 +67,14 @@ class EchoLoader(Loader):
     def _add_sub(self, name):
         ins = [TensorSpec("INPUT0", "FP32", (-1, 16)), TensorSpec("INPUT1", "FP32", (-1, 16))]
         outs = [TensorSpec("OUTPUT0", "FP32", (-1, 16)), TensorSpec("OUTPUT1", "FP32", (-1, 16))]
-        batching = BatchingConfig(max_batch_size=8, max_delay_s=0.005, max_queue=64, workers=1)
-        return [self._model(name, v, ins, outs, _add_sub(float(int(v) - 1)), batching) for v in ("1", "2")]
+        # Version 1 batches deterministically: a batch leaves as soon as 8 requests wait (a burst never
+        # waits), and the first request of a batch waits up to 0.25 s for company, far longer than a
+        # burst of concurrent requests takes to arrive even on a loaded machine. Version 2 (the default
+        # version, used by most tests one request at a time) waits 5 ms.
+        delay = {"1": 0.25, "2": 0.005}
+        return [self._model(name, v, ins, outs, _add_sub(float(int(v) - 1)),
+                            BatchingConfig(max_batch_size=8, max_delay_s=delay[v], max_queue=64, workers=1))
+                for v in ("1", "2")]
 
     def _slow(self, name):
         spec = [TensorSpec("INPUT0", "FP32", (-1, 1))]
@@ -87,23 +93,22 @@ def main(argv=None) -> int:
     """`python -m tests.support.echo [--port N] [--metrics-port N] [--grace S]`: the echo backend as
     a real server process."""
     import argparse
-    import asyncio
 
     from server_core.metrics import Metrics
     from server_core.repository import RepositoryBackend
-    from server_core.server import configure_logging, serve
+    from server_core.server import configure_logging, run
     from server_core.settings import ServerSettings
 
     parser = argparse.ArgumentParser(prog="python -m tests.support.echo")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--metrics-port", type=int, default=None)
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--grace", type=float, default=10.0)
     args = parser.parse_args(argv)
     configure_logging("INFO")
     metrics = Metrics()
-    settings = ServerSettings(port=args.port, metrics_port=args.metrics_port, grace_s=args.grace)
-    asyncio.run(serve(RepositoryBackend(EchoLoader(metrics)), settings, metrics))
-    return 0
+    settings = ServerSettings(host=args.host, port=args.port, metrics_port=args.metrics_port, grace_s=args.grace)
+    return run(RepositoryBackend(EchoLoader(metrics)), settings, metrics, prog="echo")
 
 
 if __name__ == "__main__":

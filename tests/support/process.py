@@ -1,65 +1,30 @@
-"""Start a server as a subprocess and wait for its `READY host:port` line (with a deadline)."""
+"""Test-side defaults for server_core.launch: run a Python module of this repository as a child
+(cwd and PYTHONPATH at the repository root) that prints `READY host:port`; stopped by the test."""
 
 from __future__ import annotations
 
 import os
-import queue
-import signal
-import subprocess
 import sys
-import threading
 from pathlib import Path
+
+from server_core.launch import LaunchError, ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
+__all__ = ["ROOT", "LaunchError", "ServiceProcess", "child", "python_module"]
 
-class ServerProcess:
-    """`with ServerProcess([...args]) as p: p.address` — SIGTERM and wait on exit."""
 
-    def __init__(self, args: list[str], timeout: float = 120.0, env: dict | None = None):
-        self.args = [sys.executable, *args]
-        self.timeout = timeout
-        self.env = {**os.environ, **(env or {})}
-        self.proc: subprocess.Popen | None = None
-        self.address = ""
-        self.output: list[str] = []
+def _env(env: dict | None) -> dict:
+    path = os.environ.get("PYTHONPATH")
+    return {"PYTHONPATH": f"{ROOT}{os.pathsep}{path}" if path else str(ROOT), **(env or {})}
 
-    def start(self) -> ServerProcess:
-        self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
-        lines: queue.Queue = queue.Queue()
 
-        def pump():
-            for line in self.proc.stdout:
-                self.output.append(line)
-                lines.put(line)
-            lines.put(None)
+def child(argv: list[str], *, env: dict | None = None, **kwargs) -> ServiceProcess:
+    """Any command printing READY, run from the repository root (not started)."""
+    return ServiceProcess(argv, env=_env(env), cwd=ROOT, **kwargs)
 
-        threading.Thread(target=pump, daemon=True).start()
-        while True:
-            try:
-                line = lines.get(timeout=self.timeout)
-            except queue.Empty:
-                self.stop()
-                raise TimeoutError(f"{self.args} not ready after {self.timeout}s:\n{''.join(self.output)[-3000:]}")
-            if line is None:
-                raise RuntimeError(f"{self.args} exited with {self.proc.wait()}:\n{''.join(self.output)[-3000:]}")
-            if line.startswith("READY "):
-                self.address = line.split()[1]
-                return self
 
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+def python_module(module: str, *args: str, env: dict | None = None, **kwargs) -> ServiceProcess:
+    """`python -m MODULE ARGS...` with this interpreter, from the repository root (not started)."""
+    kwargs.setdefault("name", module)
+    return child([sys.executable, "-m", module, *args], env=env, **kwargs)

@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.conformance.target import Target
+from tests.conformance.target import Target, http_address
 
 from .models import identities, shared_store
 from .process import tf_service
@@ -18,12 +18,14 @@ PLATFORM = "tensorflow_savedmodel"
 
 
 def _target(name: str, service) -> Target:
-    return Target(name, service.address, PLATFORM, identity=identities(), token=TOKEN, stop=service.stop)
+    return Target(name, service.address, PLATFORM, identity=identities(), token=TOKEN, stop=service.stop,
+                  http_address=http_address(service))
 
 
 @contextlib.contextmanager
 def embedded_target():
-    with tf_service("--model-base-path", str(shared_store()), "--backend", "embedded", token=TOKEN) as svc:
+    with tf_service("--model-base-path", str(shared_store()), "--backend", "embedded", "--http-port", "0",
+                    token=TOKEN) as svc:
         yield _target("tf-embedded", svc)
 
 
@@ -39,7 +41,7 @@ def tfserving_target():
         config = fake_tfserving.write_model_config(Path(tmp) / "models.config", store, names)
         with fake_tfserving.binary("--port", "0", f"--model_config_file={config}") as tfs, \
                 tf_service("--model-base-path", str(store), "--backend", "tfserving", "--poll-interval", "0.5",
-                           "--tfserving-address", tfs.address, token=TOKEN) as svc:
+                           "--tfserving-address", tfs.address, "--http-port", "0", token=TOKEN) as svc:
             yield _target("tf-tfserving", svc)
 
 
@@ -49,6 +51,6 @@ def managed_target():
     from . import fake_tfserving
 
     with tf_service("--model-base-path", str(shared_store()), "--backend", "managed", "--poll-interval", "0.5",
-                    "--tfserving-binary", str(fake_tfserving.BINARY), token=TOKEN,
+                    "--tfserving-binary", str(fake_tfserving.BINARY), "--http-port", "0", token=TOKEN,
                     env={"FAKE_TFS_PYTHON": sys.executable}) as svc:
         yield _target("tf-managed", svc)

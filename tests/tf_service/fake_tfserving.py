@@ -24,8 +24,14 @@ from pathlib import Path
 import grpc
 import tensorflow as tf
 from google.protobuf import text_format
-from tensorflow_serving.apis import (get_model_metadata_pb2, get_model_status_pb2, model_management_pb2,
-                                     model_service_pb2_grpc, predict_pb2, prediction_service_pb2_grpc)
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_management_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
 from tensorflow_serving.config import model_server_config_pb2
 
 from .fake_tfs_manager import Manager
@@ -58,7 +64,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         sig = servable.signature_defs[signature]
         if set(request.inputs) != set(sig.inputs):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT,
-                          f"input tensor alias not found in signature: {sorted(set(request.inputs) - set(sig.inputs))}. "
+                          "input tensor alias not found in signature: "
+                          f"{sorted(set(request.inputs) - set(sig.inputs))}. "
                           f"Inputs expected to be in the set {{{','.join(sorted(sig.inputs))}}}.")
         for key in request.output_filter:
             if key not in sig.outputs:
@@ -189,9 +196,9 @@ def write_model_config(path: Path, base: Path, names) -> Path:
 
 def binary_process(*flags: str, env: dict | None = None):
     """The stand-in's command line (the fake tensorflow_model_server) as a test Process (not started)."""
-    from .process import Process
+    from .process import process
 
-    return Process([str(BINARY), *flags], env={"FAKE_TFS_PYTHON": sys.executable, **(env or {})},
+    return process([str(BINARY), *flags], env={"FAKE_TFS_PYTHON": sys.executable, **(env or {})},
                    name="fake-tfserving", ready_timeout=120)
 
 

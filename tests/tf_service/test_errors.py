@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from server_core.contract import InputRejected
 from server_core.errors import ServingError, to_status
 from tf_service.errors import ModelFailure, clean_message, from_status
 
@@ -26,8 +27,15 @@ def test_messages_lose_graph_noise_but_keep_the_cause():
     assert clean_message("x" * 2000).endswith("...") and len(clean_message("x" * 2000)) <= 503
 
 
+def test_invalid_argument_becomes_the_shared_refusal_with_the_same_words_as_torch_service():
+    error = from_status(grpc.StatusCode.INVALID_ARGUMENT, EAGER_ERROR, model="m")
+    assert isinstance(error, InputRejected)
+    assert to_status(error) == (grpc.StatusCode.INVALID_ARGUMENT, InputRejected("m", "").message)
+    assert "reshape" not in to_status(error)[1]  # TensorFlow's own text goes to the log only
+
+
 def test_client_side_codes_pass_through_with_the_message():
-    for code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
+    for code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION,
                  grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.OUT_OF_RANGE):
         error = from_status(code, "Task size 9 is larger than maximum input batch size 8", model="m")
         assert isinstance(error, ServingError)

@@ -40,6 +40,7 @@ def test_boot_fallback_config_files_restart_and_shutdown(tmp_path):
         reasons = {e.name: e.reason for e in c.repository_index() if e.state == "UNAVAILABLE"}
         assert "not a valid SavedModel" in reasons["broken"]  # never handed to TF Serving
         assert "unloadable" in reasons and "KeyError" in reasons["unloadable"]  # TF Serving's own error
+        assert not [r for r in reasons.values() if str(tmp_path) in r]  # no server paths, not even TF Serving's
 
         config = fake_tfserving.read_model_config(work / "models.config")
         assert sorted(m.name for m in config.model_config_list.config) == ["add_sub", "identity_fp32"]

@@ -90,7 +90,7 @@ def test_statuses_and_messages_match_the_embedded_backend(remote, small_store):
                     c.infer("checked", negative)
                 answers.append(info.value.message)
     assert answers[0] == answers[1], answers
-    assert answers[0].startswith("model 'checked': ") and "INPUT0 must be >= 0" in answers[0]
+    assert answers[0].startswith("model 'checked' ")  # the shared wording (server_core.contract.InputRejected)
     assert "{{node" not in answers[0] and "[Op:" not in answers[0]
 
 
@@ -127,14 +127,14 @@ def test_tf_serving_killed_mid_load_is_unavailable_then_recovers(small_store, tm
             index = c.repository_index()
             assert index and all(e.state == "UNAVAILABLE" and str(port) in e.reason for e in index)
 
-            loading = _stand_in_process(config, port, FAKE_TFS_LOAD_DELAY_S="30").spawn()
-            wait_for(lambda: "Loading servable" in loading.log_tail(), 60, what="the stand-in to start loading")
-            assert not loading.ready
-            loading.kill()  # killed mid-load: still unavailable, nothing hangs
+            with _stand_in_process(config, port, FAKE_TFS_LOAD_DELAY_S="30").spawn() as loading:
+                wait_for(lambda: "Loading servable" in loading.log_tail(), 60, what="the stand-in to start loading")
+                assert not loading.ready
+                loading.kill()  # killed mid-load: still unavailable, nothing hangs
             with pytest.raises(errors.UnavailableError):
                 c.infer("add_sub", pair())
 
-            with _stand_in_process(config, port).start():
+            with _stand_in_process(config, port):
                 wait_for(c.is_server_ready, 30, what="recovery")
                 out = c.infer("add_sub", pair(), version="1")
                 assert set(out) == {"OUTPUT0", "OUTPUT1"}

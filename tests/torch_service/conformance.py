@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 from client.datatypes import DATATYPES
-from tests.conformance.target import Target
+from tests.conformance.target import Target, http_address
 from tests.support.echo import identity_name
 
 TOKEN = "conformance-token"
@@ -22,6 +22,7 @@ def torch_target():
     with tempfile.TemporaryDirectory(prefix="torch-conformance-") as tmp:
         work = Path(tmp)
         store = build_conformance_store(work)
-        with running_service(store, "--token", TOKEN, log_path=work / "service.log") as service:
+        with running_service(store, "--token", TOKEN, "--http-port", "0", log_path=work / "service.log") as service:
             yield Target("torch", service.address, "pytorch",
-                         identity={dt: identity_name(dt) for dt in DATATYPES}, token=TOKEN)
+                         identity={dt: identity_name(dt) for dt in DATATYPES}, token=TOKEN,
+                         http_address=http_address(service))

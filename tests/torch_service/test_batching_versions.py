@@ -18,23 +18,25 @@ def batch_sizes(stats) -> dict[int, int]:
     return {b.batch_size: b.compute_infer.count for b in stats.batch_stats}
 
 
-def test_queued_requests_run_as_one_batch_and_bigger_ones_alone(tmp_path, artifacts, serve):
+def test_queued_requests_run_as_one_batch_and_bigger_ones_are_refused(tmp_path, artifacts, serve):
     store, gate = gated_store(tmp_path, artifacts, serialized=artifacts.mlp_script,
                               config=mlp_config(batchSize=4, maxBatchDelay=50))
     srv, c = serve(store)
     rng = np.random.default_rng(0)
     big = rng.standard_normal((6, 8)).astype(np.float32)
+    with pytest.raises(errors.InvalidArgumentError,
+                       match=r"batch of 6 rows is larger than model 'm' accepts \(max_batch_size 4\)"):
+        c.infer("m", {"x": big})  # refused before it reaches a worker
     singles = [rng.standard_normal((1, 8)).astype(np.float32) for _ in range(4)]
-    results = run_behind_blocker(srv, {"x": -np.ones((1, 8), np.float32)},
-                                 [{"x": big}] + [{"x": x} for x in singles], gate)
-    reference = c.infer("m", {"x": np.concatenate([big, *singles])})["y"]  # 10 rows: runs alone too
-    np.testing.assert_allclose(results[0]["y"], reference[:6], rtol=1e-5, atol=1e-6)
-    for k, r in enumerate(results[1:]):
-        np.testing.assert_allclose(r["y"], reference[6 + k:7 + k], rtol=1e-5, atol=1e-6)
+    results = run_behind_blocker(srv, {"x": -np.ones((1, 8), np.float32)}, [{"x": x} for x in singles], gate)
+    reference = c.infer("m", {"x": np.concatenate(singles)})["y"]
+    for k, r in enumerate(results):
+        np.testing.assert_allclose(r["y"], reference[k:k + 1], rtol=1e-5, atol=1e-6)
     stats = c.statistics("m").model_stats[0]
-    # the blocker alone, the 6-row request alone (> batchSize 4), the 4 single rows as one batch of 4
-    assert batch_sizes(stats) == {1: 1, 6: 1, 4: 1, 10: 1}
-    assert stats.inference_count == 7 and stats.execution_count == 4
+    # the blocker alone, the 4 queued single rows as one batch of 4, the 4-row reference; the refused
+    # request never ran and is not counted
+    assert batch_sizes(stats) == {1: 1, 4: 2}
+    assert stats.inference_count == 6 and stats.execution_count == 3
 
 
 def test_requests_with_different_trailing_dims_go_in_different_batches(tmp_path, artifacts, serve):

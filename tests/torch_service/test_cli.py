@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -71,7 +72,54 @@ def test_serves_from_environment_settings_exposes_metrics_and_stops_on_sigterm(t
                      "tandem_batch_size_bucket", "tandem_in_flight_requests", "tandem_request_latency_seconds_count"):
             assert f'{name}{{' in text and 'model="mlp"' in text, name
         assert any(work.glob("mlp/*/mlp.pt2"))
-        svc.process.send_signal(signal.SIGTERM)
-        assert svc.process.wait(30) == 0
-    assert "signal received" in svc.log()
+        svc.proc.send_signal(signal.SIGTERM)
+        assert svc.proc.wait(30) == 0
+    assert "signal received" in svc.log_text()
     assert not any(work.rglob("*.pt2")), "extraction folders survive the shutdown"
+
+
+def test_a_port_in_use_fails_before_loading_with_one_line(tmp_path, artifacts):
+    store = tmp_path / "store"
+    build_archive(store / "mlp.mar", model_name="mlp", version="1", serialized_file=artifacts.mlp_export,
+                  config=mlp_config())
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = run_cli("--model-store", str(store), "--port", "0", "--metrics-port", str(port), timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert f"torch_service: error: metrics port {port} on 127.0.0.1 is already in use" in done.stderr
+    assert "--metrics-port" in done.stderr and "Traceback" not in done.stderr and "Event loop" not in done.stderr
+    assert "model mlp ready" not in done.stderr and done.stdout == ""
+
+
+def test_an_empty_store_warns_and_strict_refuses(tmp_path):
+    store = tmp_path / "empty"
+    store.mkdir()
+    with running_service(store, log_path=tmp_path / "log") as svc:
+        with InferenceClient(svc.address) as c:
+            assert c.is_server_ready() and c.repository_index() == []
+        assert "the model store holds no models: expected NAME.mar" in svc.log_text()
+        assert "WARNING" in svc.log_text()
+    strict = run_cli("--model-store", str(store), "--port", "0", "--metrics-port", "-1", "--strict")
+    assert strict.returncode == 2 and "holds no models" in strict.stderr and "(--strict)" in strict.stderr
+    assert "Traceback" not in strict.stderr
+
+
+def test_the_zoo_root_is_not_served_as_a_model_named_torch(tmp_path, artifacts):
+    root = tmp_path / "zoo"  # `python -m zoo build` output: torch/<model>.mar, tf/<model>/1/saved_model.pb
+    for name in ("alpha", "beta"):
+        build_archive(root / "torch" / f"{name}.mar", model_name=name, version="1",
+                      serialized_file=artifacts.mlp_export, config=mlp_config())
+    (root / "tf" / "alpha" / "1").mkdir(parents=True)
+    (root / "tf" / "alpha" / "1" / "saved_model.pb").write_bytes(b"")
+    with running_service(root, log_path=tmp_path / "log") as svc, InferenceClient(svc.address) as c:
+        index = {e.name: (e.state, e.reason) for e in c.repository_index()}
+        assert index["torch"][0] == "UNAVAILABLE"
+        assert "torch/ is a model store itself (it holds the models alpha, beta)" in index["torch"][1]
+        assert "point --model-store at it" in index["torch"][1] and str(tmp_path) not in index["torch"][1]
+        assert not c.is_model_ready("torch")
+        log = svc.log_text()
+    assert "'torch/' is a model store itself" in log and "TF Serving's layout (tf:" not in log
+    strict = run_cli("--model-store", str(root), "--port", "0", "--metrics-port", "-1", "--strict")
+    assert strict.returncode == 2 and "is a model store itself" in strict.stderr

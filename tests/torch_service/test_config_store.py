@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import zipfile
 
+import numpy as np
 import pytest
 
 from client.messages import TensorSpec
 from torch_service.archive import ArchiveError
 from torch_service.config import ConfigError, parse_config, read_config
+from torch_service.extract import DEFAULT_MAX_ARCHIVE_BYTES, open_archive
 from torch_service.store import ModelStore
 
 from .conftest import MLP_TENSORS
@@ -115,3 +119,81 @@ def test_store_layout_names_and_versions(tmp_path):
     (versioned / "2.mar").write_bytes(b"")
     with pytest.raises(ArchiveError, match="version 2 twice"):
         store.sources("versioned")
+
+
+def _mar(path, model_name, extra: dict | None = None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("MAR-INF/MANIFEST.json", json.dumps({"model": {"modelName": model_name, "modelVersion": "1",
+                                                                   "handler": "base_handler"}}))
+        for name, data in (extra or {}).items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_entries_resolving_outside_the_store_are_refused_without_server_paths(tmp_path):
+    outside, root = tmp_path / "outside", tmp_path / "store"
+    _mar(outside / "evil.mar", "evil")
+    (outside / "2").mkdir()
+    (root / "versioned").mkdir(parents=True)
+    (root / "evil.mar").symlink_to(outside / "evil.mar")
+    (root / "versioned" / "1.mar").symlink_to(outside / "evil.mar")
+    (root / "linked").symlink_to(outside, target_is_directory=True)
+    _mar(root / "fine.mar", "fine")
+    store = ModelStore(root)
+    assert store.names() == ["evil", "fine", "linked", "versioned"]  # listed, so the index says why
+    for name in ("evil", "versioned", "linked"):
+        with pytest.raises(ArchiveError, match="resolves outside the model store") as info:
+            store.sources(name)
+        assert str(tmp_path) not in str(info.value)
+    assert [s.path.name for s in store.sources("fine")] == ["fine.mar"]
+    with pytest.raises(ArchiveError) as info:
+        store.sources("missing")
+    assert "not in the model store" in str(info.value) and str(tmp_path) not in str(info.value)
+
+
+def test_survey_names_an_empty_store_tf_layout_and_a_store_of_stores(tmp_path):
+    empty = ModelStore(tmp_path / "empty")
+    (tmp_path / "empty").mkdir()
+    assert len(empty.survey()) == 1 and "holds no models" in empty.survey()[0]
+
+    tf = tmp_path / "tf"
+    (tf / "digits" / "1").mkdir(parents=True)
+    (tf / "digits" / "1" / "saved_model.pb").write_bytes(b"")
+    [problem] = ModelStore(tf).survey()
+    assert "TF Serving's layout (digits:" in problem and "tf_service's --model-base-path" in problem
+
+    zoo = tmp_path / "zoo"  # `python -m zoo build` output given as the store: zoo/torch/<model>.mar
+    for name in ("digits-mlp", "resnet18"):
+        _mar(zoo / "torch" / f"{name}.mar", name)
+    (zoo / "tf" / "digits-mlp" / "1").mkdir(parents=True)
+    (zoo / "tf" / "digits-mlp" / "1" / "saved_model.pb").write_bytes(b"")
+    store = ModelStore(zoo)
+    problems = store.survey()
+    assert any("'torch/' is a model store itself (it holds the models digits-mlp, resnet18)" in p for p in problems)
+    with pytest.raises(ArchiveError, match="torch/ is a model store itself"):
+        store.sources("torch")
+
+    fine = tmp_path / "fine"
+    _mar(fine / "mlp" / "1.mar", "mlp")
+    _mar(fine / "mlp" / "2.mar", "mlp")
+    assert ModelStore(fine).survey() == [] and len(ModelStore(fine).sources("mlp")) == 2
+
+
+def test_extraction_refuses_high_compression_ratios_and_honours_the_size_cap(tmp_path):
+    bomb = _mar(tmp_path / "bomb.mar", "bomb", {"weights.bin": b"\0" * (16 << 20)})  # ~16 KiB -> 16 MiB
+    assert bomb.stat().st_size < 100_000
+    with pytest.raises(ArchiveError, match=r"weights.bin.*expands \d+-fold.*at most 100-fold"):
+        open_archive(bomb, tmp_path / "work")
+    assert not any((tmp_path / "work").glob("*/weights.bin"))
+
+    rng = np.random.default_rng(0)
+    plain = _mar(tmp_path / "plain.mar", "plain", {"weights.bin": rng.bytes(2 << 20), "notes.txt": "a" * 100_000})
+    with pytest.raises(ArchiveError, match="--max-archive-bytes"):
+        open_archive(plain, tmp_path / "work", max_bytes=1 << 20)
+    opened = open_archive(plain, tmp_path / "work")  # small text compresses well: allowed
+    try:
+        assert (opened.root / "weights.bin").stat().st_size == 2 << 20
+    finally:
+        opened.close()
+    assert DEFAULT_MAX_ARCHIVE_BYTES == 8 * 1024**3

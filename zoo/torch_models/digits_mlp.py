@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -23,7 +25,7 @@ class DigitsMLP(nn.Module):
         super().__init__()
         self.norm = Standardize(in_features)
         sizes = (in_features, *hidden)
-        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(sizes))
         self.out = nn.Linear(sizes[-1], classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
