@@ -6,9 +6,17 @@ Needs only grpcio, protobuf and numpy; importing it imports neither torch nor te
 from .aio import AsyncInferenceClient
 from .channel import ChannelSettings
 from .codec import CodecError
-from .errors import (DeadlineExceededError, InferenceError, InvalidArgumentError, NotFoundError,
-                     PermissionDeniedError, ResourceExhaustedError, ServerError, UnauthenticatedError,
-                     UnavailableError)
+from .errors import (
+                     DeadlineExceededError,
+                     InferenceError,
+                     InvalidArgumentError,
+                     NotFoundError,
+                     PermissionDeniedError,
+                     ResourceExhaustedError,
+                     ServerError,
+                     UnauthenticatedError,
+                     UnavailableError,
+)
 from .messages import ModelIndexEntry, ModelMetadata, StreamResult, TensorSpec
 from .sync import InferenceClient
 

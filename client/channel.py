@@ -50,7 +50,7 @@ class ChannelSettings:
         })
 
     def options(self) -> list[tuple[str, object]]:
-        opts = [
+        opts: list[tuple[str, object]] = [
             ("grpc.max_send_message_length", self.max_message_bytes),
             ("grpc.max_receive_message_length", self.max_message_bytes),
             ("grpc.enable_retries", 1 if self.max_attempts > 1 else 0),

@@ -169,11 +169,13 @@ def _decode_raw(label: str, dt: datatypes.DataType, shape: tuple[int, ...], raw:
     if len(raw) != expected:
         raise CodecError(f"{label}: raw contents hold {len(raw)} bytes, expected {expected} "
                          f"({dt.name} {shape_str(shape)} = {count} x {dt.size} bytes)")
-    array = np.frombuffer(raw, dtype=dt.dtype).reshape(shape)
+    wire = dt.dtype
+    assert wire is not None  # only BYTES has no numpy dtype, handled above
+    array = np.frombuffer(raw, dtype=wire).reshape(shape)
     if dt.name == "BOOL" and count and (np.frombuffer(raw, dtype=np.uint8) > 1).any():
         raise CodecError(f"{label}: BOOL raw contents must hold only 0 or 1 bytes")
-    if not dt.dtype.isnative:  # big-endian host: the one copy
-        array = array.astype(dt.dtype.newbyteorder("="))
+    if not wire.isnative:  # big-endian host: the one copy
+        array = array.astype(wire.newbyteorder("="))
     return array
 
 
@@ -199,6 +201,7 @@ def _decode_typed(label: str, dt: datatypes.DataType, shape: tuple[int, ...], ms
         wide = np.asarray(values, dtype=np.int64)
         if wide.min() < lo or wide.max() > hi:
             raise CodecError(f"{label}: values outside the {dt.name} range [{lo}, {hi}]")
+    assert dt.dtype is not None  # only BYTES has no numpy dtype, handled above
     return np.asarray(values, dtype=dt.dtype.newbyteorder("=")).reshape(shape)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
+_ml_dtypes: ModuleType | None
 try:  # BF16 has no numpy dtype of its own; ml_dtypes (shipped with TF and JAX) provides one.
     import ml_dtypes as _ml_dtypes
 except ImportError:  # pragma: no cover - exercised only where ml_dtypes is absent

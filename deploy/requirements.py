@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tomllib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -50,8 +50,7 @@ class Role:
 
 ROLES: dict[str, Role] = {role.file.removesuffix(".txt"): role for role in (
     Role("torch-service.txt", "the torch_service image (docker/torch_service.Dockerfile)",
-         extras=("torch", "tracing"),
-         names=(BF16,)),
+         extras=("torch", "tracing"), names=(BF16,)),
     Role("tf-service.txt", "the tf_service image (docker/tf_service.Dockerfile), tfserving backend: "
                            "no TensorFlow runtime", extras=("server", "tracing"), names=(BF16,)),
     Role("tf-service-protos.txt", "the tf_service image, installed with --no-deps: tensorflow-serving-api, "
@@ -68,7 +67,7 @@ ROLES: dict[str, Role] = {role.file.removesuffix(".txt"): role for role in (
 
 def read_lock(path: Path = LOCK) -> dict[str, tuple[str, str]]:
     """canonical name -> (name as dev.txt spells it, version)."""
-    pins = {}
+    pins: dict[str, tuple[str, str]] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if not line:
@@ -152,7 +151,7 @@ def render(role: Role, lock: dict[str, tuple[str, str]] | None = None) -> str:
 
 def pins_of(path: Path) -> dict[str, str]:
     """canonical name -> version of a requirements file's `name==version` lines."""
-    out = {}
+    out: dict[str, str] = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if line:

@@ -57,12 +57,13 @@ class _Source:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._zip: zipfile.ZipFile | None = None
+        self._names: set[str] = set()  # the wheel's member names; unused for a folder
         if self.path.is_file():
             self._zip = zipfile.ZipFile(self.path)
             self._names = set(self._zip.namelist())
         elif (self.path / PACKAGE).is_dir():
-            self._zip = None
-            self._names = None
+            pass
         else:
             raise ProtosError(f"--source {path}: neither a tensorflow wheel nor a folder holding {PACKAGE}/")
 

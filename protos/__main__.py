@@ -13,9 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def generate(out_dir: Path, root: Path = ROOT) -> list[Path]:
     """Run protoc (grpcio-tools) over every .proto under root/protos; return the generated files."""
-    from grpc_tools import protoc  # development dependency, imported only when generating
-
     import grpc_tools
+    from grpc_tools import protoc  # development dependency, imported only when generating
 
     include = Path(grpc_tools.__file__).parent / "_proto"
     protos = sorted(str(p.relative_to(root)) for p in (root / "protos").glob("*.proto"))

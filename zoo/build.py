@@ -26,12 +26,16 @@ import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
 from . import numerics
 from .diffs import compare, describe, within
 from .specs import MODELS, ZooModel, select
+
+if TYPE_CHECKING:  # torch is imported where a model is made, not with this module
+    import torch
 
 log = logging.getLogger("tandem.zoo")
 
@@ -58,7 +62,7 @@ class Prepared:
     """One model made in PyTorch: the module (eval mode), its parity inputs (+ labels), small example
     inputs for torch.export, and metrics of the making (digits: accuracies)."""
 
-    module: object
+    module: torch.nn.Module
     parity: dict[str, np.ndarray]
     examples: dict[str, np.ndarray]
     metrics: dict[str, float] = field(default_factory=dict)
@@ -72,6 +76,7 @@ def prepare(model: ZooModel, seed: int) -> Prepared:
     from . import data, recipes
 
     config = model.config
+    module: torch.nn.Module
     if model.name == "digits-mlp":
         split = data.digits_split(subseed(seed, model.name, "split"))
         module, metrics = recipes.train_digits(split, subseed(seed, model.name, "weights"), config)
@@ -84,8 +89,8 @@ def prepare(model: ZooModel, seed: int) -> Prepared:
         return Prepared(module, {"pixel_values": images}, {"pixel_values": images[:2]})
     if model.name == "text-encoder":
         module = recipes.make_text_encoder(subseed(seed, model.name, "weights"), config)
-        ids, mask = data.token_batch(PARITY_SEQUENCES, subseed(seed, model.name, "parity"), config["vocab_size"],
-                                     SEQUENCE_LENGTH)
+        ids, mask = data.token_batch(PARITY_SEQUENCES, subseed(seed, model.name, "parity"),
+                                     cast(int, config["vocab_size"]), SEQUENCE_LENGTH)
         return Prepared(module, {"input_ids": ids, "attention_mask": mask},
                         {"input_ids": ids[:4], "attention_mask": mask[:4]})
     raise ValueError(f"no recipe for model '{model.name}'")
@@ -131,7 +136,7 @@ def build_model(model: ZooModel, out: Path, seed: int) -> dict:
             metrics["tf_test_accuracy"] = float((served[name].argmax(-1) == made.parity[LABELS]).mean())
     parity_file = out / "parity" / f"{model.name}.npz"
     parity_file.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(parity_file, **made.parity)
+    np.savez(parity_file, **cast(dict[str, Any], made.parity))  # mypy: a **dict might hold allow_pickle
     seconds = time.perf_counter() - t0
     log.info("%s: built in %.1fs", model.name, seconds)
     return {

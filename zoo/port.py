@@ -23,8 +23,12 @@ matching shapes; otherwise PortError says which layer and what differs.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # only for annotations: the rules themselves need no TensorFlow
+    import keras
 
 IGNORED_SUFFIXES = (".num_batches_tracked",)
 
@@ -80,7 +84,7 @@ RULES: dict[str, list[tuple[str, str, Transform]]] = {
 }
 
 
-def plan(state_dict: Mapping[str, np.ndarray], model) -> list[tuple[object, str, np.ndarray]]:
+def plan(state_dict: Mapping[str, np.ndarray], model) -> list[tuple[keras.Variable, str, np.ndarray]]:
     """[(Keras variable, PyTorch key, value in Keras layout)] for every weight of the model; raises
     PortError on an unknown layer type, a missing or extra tensor, or a shape mismatch."""
     used: set[str] = set()

@@ -5,8 +5,9 @@ dict, exported as a SavedModel for TF Serving (`BASE/<model>/<version>/`) with a
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, Protocol, cast
 
 import keras
 import numpy as np
@@ -21,7 +22,8 @@ from .specs import ZooModel
 
 SIGNATURE = "serving_default"
 MODEL_YAML = "model.yaml"
-BUILDERS = {"digits-mlp": digits_mlp, "resnet18": resnet18, "text-encoder": text_encoder}
+BUILDERS: dict[str, Callable[..., keras.Model]] = {
+    "digits-mlp": digits_mlp, "resnet18": resnet18, "text-encoder": text_encoder}
 _DTYPES = {"FP32": tf.float32, "INT64": tf.int64, "INT32": tf.int32, "FP64": tf.float64}
 
 
@@ -100,7 +102,16 @@ def write_model_yaml(model_dir: Path, model: ZooModel) -> Path:
     return path
 
 
-def load_serving(path: Path):
+class ServingFunction(Protocol):
+    """What load_serving returns: a function of contract-named numpy arrays, with attributes."""
+
+    signature: Any  # the loaded ConcreteFunction, for inspecting the SignatureDef's tensors
+    keep_alive: Any  # the loaded SavedModel, which the signature needs
+
+    def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+def load_serving(path: Path) -> ServingFunction:
     """The exported `serving_default` signature, as `f(inputs: dict) -> dict` of numpy arrays."""
     loaded = tf.saved_model.load(str(path))
     fn = loaded.signatures[SIGNATURE]
@@ -109,6 +120,7 @@ def load_serving(path: Path):
         result = fn(**{k: tf.convert_to_tensor(v) for k, v in inputs.items()})
         return {k: v.numpy() for k, v in result.items()}
 
-    call.signature = fn  # for inspecting the SignatureDef's tensors
-    call.keep_alive = loaded
-    return call
+    serving = cast(ServingFunction, call)
+    serving.signature = fn  # for inspecting the SignatureDef's tensors
+    serving.keep_alive = loaded
+    return serving

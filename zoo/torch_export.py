@@ -57,6 +57,7 @@ def export_program(module: torch.nn.Module, model: ZooModel, examples: Mapping[s
 def model_config(model: ZooModel) -> dict:
     """model-config.yaml: TorchServe's keys with the same batching as the TF side, plus the contract."""
     batching = model.batching
+    settings: dict[str, int | float]
     if batching is None:  # unbatched: every request runs on its own, whatever its number of rows
         settings = {"batchSize": 1, "maxBatchDelay": 0, "minWorkers": 1, "maxWorkers": 1, "maxQueueSize": 256}
     else:

@@ -6,6 +6,7 @@ import json
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -156,7 +157,9 @@ def save_npz(path: str | Path, outputs: Mapping[str, np.ndarray]) -> Path:
     path = Path(path)
     try:
         with path.open("wb") as f:
-            np.savez(f, **{k: _storable(v) for k, v in outputs.items()})
+            # dict[str, Any]: mypy rejects **dict[str, ndarray], as it might hold savez's allow_pickle
+            arrays: dict[str, Any] = {k: _storable(v) for k, v in outputs.items()}
+            np.savez(f, **arrays)
     except OSError as e:
         raise CliInputError(f"cannot write {path}: {e}") from None
     return path

@@ -45,7 +45,7 @@ def sample_rows(array: np.ndarray, rows: int) -> int:
     return rows if array.ndim >= 1 and array.shape[0] == rows else 1
 
 
-def _number(x: float) -> float | None:
+def _number(x: float | None) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 

@@ -107,8 +107,8 @@ class InputGenerator:
         name = spec.name.lower()
         if spec.name in self.ranges:
             lo, hi = self.ranges[spec.name]
-            if dtype.kind in _INT_KINDS:
-                return self.rng.integers(lo, hi, size=shape, dtype=dtype)
+            if dtype.kind in _INT_KINDS:  # parse_range gives ints here; int() is numpy's own truncation
+                return self.rng.integers(int(lo), int(hi), size=shape, dtype=dtype)
             if dtype.kind == "b":
                 return self.rng.integers(max(int(lo), 0), min(int(hi), 2), size=shape).astype(dtype)
             values = self.rng.uniform(lo, hi, size=shape).astype(dtype)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -74,6 +75,7 @@ class _Endpoint:
 
 def _classification_output(explicit: str | None, a: ModelMetadata, b: ModelMetadata,
                            notes: list[str]) -> str | None:
+    name: str | None
     if explicit is not None:
         name, where = explicit, "classification_output given"
     else:
@@ -103,7 +105,7 @@ def _ranges(meta_a: ModelMetadata, meta_b: ModelMetadata, overrides: Mapping[str
         if text is None:
             continue
         if not isinstance(text, str):
-            text = ",".join(str(v) for v in text)
+            text = ",".join(str(v) for v in cast(Iterable[object], text))  # e.g. a (lo, hi) pair
         try:
             ranges[name] = parse_range(spec, text)
         except ValueError as e:
@@ -171,7 +173,8 @@ def run_parity(a: str | InferenceClient, b: str | InferenceClient, model: str, *
             for name, diff in diffs_by_name.items():
                 diff.add(out_a[name], out_b[name], batch.offset, batch.rows)
             if classification is not None:
-                classification.add(out_a[class_output], out_b[class_output], batch.offset, batch.rows, labels)
+                classification.add(out_a[classification.output], out_b[classification.output],
+                                   batch.offset, batch.rows, labels)
     info["requests"] = requests
     return ParityReport(end_a.side, end_b.side, atol, rtol, info, signature_dict(meta_a),
                         list(diffs_by_name.values()), classification, min_top1_agreement, notes)

@@ -81,7 +81,8 @@ def test_datatype_of():
 @pytest.mark.parametrize("kwargs, message", [
     (dict(datatype="FP32", shape=[2, 2], raw=b"\0" * 15), "raw contents hold 15 bytes, expected 16"),
     (dict(datatype="FP32", shape=[2, 2], fp32_contents=[1.0] * 3), "expected 4 values in contents.fp32_contents"),
-    (dict(datatype="FP32", shape=[1], int64_contents=[1]), "expects contents.fp32_contents, got contents.int64_contents"),
+    (dict(datatype="FP32", shape=[1], int64_contents=[1]),
+     "expects contents.fp32_contents, got contents.int64_contents"),
     (dict(datatype="FP99", shape=[1], raw=b"\0"), "unknown datatype 'FP99'"),
     (dict(datatype="FP32", shape=[-1, 2], raw=b""), "negative dimension"),
     (dict(datatype="FP32", shape=[2**41], raw=b""), "absurd dimension"),

@@ -263,7 +263,7 @@ def test_locust_commands_parse_with_locusts_parser(tmp_path):
             host, port = options["host"].removeprefix("grpc://").split(":")
             assert (host, port) in {("torch_service", "7070"), ("tf_service", "8600")}
             master_port, web_port = options["master_bind_port"], options["web_port"]
-    for (label, argv), outcome in zip(cases, parsed, strict=True):
+    for (label, _argv), outcome in zip(cases, parsed, strict=True):
         if outcome["options"]["worker"]:
             assert outcome["options"]["master_host"] == "locust-master"
             assert outcome["options"]["master_port"] == master_port, label

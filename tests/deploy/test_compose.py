@@ -11,8 +11,17 @@ import yaml
 
 from deploy.requirements import read_lock
 
-from .support import (ROOT, VARIANTS, active_services, compose_env, docker_compose, dockerfile, published_ports,
-                      resolved, run_config)
+from .support import (
+    ROOT,
+    VARIANTS,
+    active_services,
+    compose_env,
+    docker_compose,
+    dockerfile,
+    published_ports,
+    resolved,
+    run_config,
+)
 
 LONG_RUNNING = {"tfserving", "tf_service", "torch_service", "locust-master", "locust-worker"}
 ONE_SHOT = {"zoo", "tfserving-init", "compare"}

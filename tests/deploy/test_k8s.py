@@ -130,7 +130,9 @@ COMPOSE_TO_K8S = {
     "compare": [("Job", "tandem-compare", "compare")],
 }
 # Compose host names -> the Kubernetes ones (a Service name cannot hold "_"; TF Serving is tf_service's sidecar).
-HOSTS = {"torch_service:": "torch-service:", "tf_service:": "tf-service:", "tfserving:8500": "127.0.0.1:8500"}
+# The compare Job reaches TF Serving through the tf-service Service's `tfserving` port.
+HOSTS = {"tfserving://tfserving:8500": "tfserving://tf-service:8500", "torch_service:": "torch-service:",
+         "tf_service:": "tf-service:", "tfserving:8500": "127.0.0.1:8500"}
 # What differs on purpose: on Kubernetes the compare Job gets no GPU (a whole one for NVML sampling only).
 ENV_ONLY_IN_COMPOSE = {("compare", "NVIDIA_DRIVER_CAPABILITIES")}
 VARIANT_OF = {CPU: "cpu+compare", GPU: "gpu+compare"}

@@ -152,4 +152,5 @@ def test_framework_refusals_have_one_wording_and_a_rate_limited_log(caplog):
         now[0] = 11.0
         limited.warning("m", "refused %s", "y")
     lines = [r.getMessage() for r in caplog.records]
-    assert [line for line in lines if line.startswith("refused")] == ["refused x", "refused y (4 more since the last report)"]
+    refused = [line for line in lines if line.startswith("refused")]
+    assert refused == ["refused x", "refused y (4 more since the last report)"]

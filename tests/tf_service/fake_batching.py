@@ -28,7 +28,8 @@ def batching_parameters_class():
                            f"--python_out={out}", str(PROTO)], capture_output=True, text=True, timeout=60)
     if done.returncode != 0:
         raise RuntimeError(f"protoc failed on {PROTO}: {done.stderr}")
-    spec = importlib.util.spec_from_file_location("fake_session_bundle_config_pb2", out / "session_bundle_config_pb2.py")
+    spec = importlib.util.spec_from_file_location("fake_session_bundle_config_pb2",
+                                                  out / "session_bundle_config_pb2.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.BatchingParameters

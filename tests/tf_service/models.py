@@ -49,7 +49,7 @@ def build_add_sub(root: Path, versions=(1, 2)) -> None:
         offset = float(version - 1)
 
         @tf.function(input_signature=[spec, spec])
-        def add_sub(INPUT0, INPUT1):  # noqa: N803 - the SignatureDef keys are the argument names
+        def add_sub(INPUT0, INPUT1, offset=offset):  # noqa: N803 - the SignatureDef keys are the argument names
             total = INPUT0 + INPUT1  # a full-shape offset keeps grappler from reordering the adds
             return {"OUTPUT0": total + tf.fill(tf.shape(total), offset), "OUTPUT1": INPUT0 - INPUT1}
 

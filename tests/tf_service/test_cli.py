@@ -35,7 +35,8 @@ def test_auto_prefers_an_address_then_the_binary_then_embedded(monkeypatch):
 def test_environment_variables_set_the_flags(monkeypatch):
     parsed = args(env={"TF_SERVICE_BACKEND": "tfserving", "TF_SERVICE_TFSERVING_ADDRESS": "h:1",
                        "TF_SERVICE_POLL_INTERVAL": "0.25", "TF_SERVICE_PORT": "9999"}, monkeypatch=monkeypatch)
-    assert (parsed.backend, parsed.tfserving_address, parsed.poll_interval, parsed.port) == ("tfserving", "h:1", 0.25, 9999)
+    got = (parsed.backend, parsed.tfserving_address, parsed.poll_interval, parsed.port)
+    assert got == ("tfserving", "h:1", 0.25, 9999)
     monkeypatch.delenv("TF_SERVICE_PORT")
     assert cli.build_parser().parse_args(["--model-base-path", "/m"]).port == cli.DEFAULT_PORT == 8600
 

@@ -55,7 +55,8 @@ def test_batching_parameters_parse_as_tf_servings_message():
 def test_written_files_and_mirror(tmp_path):
     store = make_store(tmp_path / "store")
     files = write_tfserving_config(store, tmp_path / "work", ["alpha", "beta"], "/srv/tf/")
-    config = text_format.Parse(Path(files["model_config_file"]).read_text(), model_server_config_pb2.ModelServerConfig())
+    config = text_format.Parse(Path(files["model_config_file"]).read_text(),
+                               model_server_config_pb2.ModelServerConfig())
     assert {c.name: c.base_path for c in config.model_config_list.config} == {"alpha": "/srv/tf/alpha",
                                                                                "beta": "/srv/tf/beta"}
     assert parse_batching_file(files["batching_parameters_file"]).num_batch_threads.value == 3

@@ -31,6 +31,7 @@ def test_build_requires_out():
 def test_importing_zoo_loads_no_framework():
     code = ("import sys, zoo, zoo.specs, zoo.port, zoo.diffs, zoo.numerics, zoo.build, zoo.cli, zoo.data; "
             "print(sorted(m for m in ('torch', 'tensorflow', 'keras') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                            check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

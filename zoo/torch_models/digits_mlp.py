@@ -11,6 +11,9 @@ from torch import nn
 class Standardize(nn.Module):
     """(x - mean) / std with the statistics of the training set, kept as buffers."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, features: int):
         super().__init__()
         self.register_buffer("mean", torch.zeros(features))

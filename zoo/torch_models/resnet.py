@@ -35,6 +35,11 @@ class BasicBlock(nn.Module):
 class ResNet18(nn.Module):
     """Input NCHW FP32 [-1, 3, H, W] (ImageNet-normalised), output [-1, classes] logits."""
 
+    layer1: nn.Sequential  # set with setattr in __init__
+    layer2: nn.Sequential
+    layer3: nn.Sequential
+    layer4: nn.Sequential
+
     def __init__(self, layers: tuple[int, ...] = (2, 2, 2, 2), classes: int = 1000):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
