@@ -95,20 +95,26 @@ def _write_json(target: str, doc: dict) -> None:
         raise CliInputError(f"cannot write the JSON report to {target}: {e.strerror or e}") from None
 
 
-def _behaviour(args: argparse.Namespace) -> int:
+def _report(args: argparse.Namespace, what: str, run, error_doc) -> int:
+    """Run one parity check and report it: exit 0 agree, 1 differ, 2 could not run."""
     try:
-        report = behaviour.run_behaviour(args.a, args.b, args.model, model_b=args.model_b, version=args.version,
-                                         seed=args.seed, client_options=client_options(args))
+        report = run()
     except ParityError as e:
         if args.json:
-            _write_json(args.json, behaviour.error_document(e, args.model))
-        print(f"behaviour parity error: {e}", file=sys.stderr)
+            _write_json(args.json, error_doc(e, args.model))
+        print(f"{what} error: {e}", file=sys.stderr)
         return 2
     if args.json:
         _write_json(args.json, report.to_dict())
     if args.json != "-":
         print(report.render())
     return report.exit_code
+
+
+def _behaviour(args: argparse.Namespace) -> int:
+    return _report(args, "behaviour parity", lambda: behaviour.run_behaviour(
+        args.a, args.b, args.model, model_b=args.model_b, version=args.version, seed=args.seed,
+        client_options=client_options(args)), behaviour.error_document)
 
 
 def parity(args: argparse.Namespace) -> int:
@@ -118,20 +124,9 @@ def parity(args: argparse.Namespace) -> int:
         limits = Limits(min_dim=args.min_dim, max_dim=args.max_dim)
     except ValueError as e:
         raise CliInputError(f"--min-dim/--max-dim: {e}") from None
-    try:
-        report = run_parity(
-            args.a, args.b, args.model, model_b=args.model_b, version=args.version, version_a=args.version_a,
-            version_b=args.version_b, inputs=args.inputs, labels_key=args.labels_key, samples=args.samples,
-            seed=args.seed, batch_size=args.batch_size, atol=args.atol, rtol=args.rtol,
-            ranges=_ranges(args.range), limits=limits, classification_output=args.classification_output,
-            min_top1_agreement=args.min_top1_agreement, client_options=client_options(args))
-    except ParityError as e:
-        if args.json:
-            _write_json(args.json, error_document(e, args.model))
-        print(f"parity error: {e}", file=sys.stderr)
-        return 2
-    if args.json:
-        _write_json(args.json, report.to_dict())
-    if args.json != "-":
-        print(report.render())
-    return report.exit_code
+    return _report(args, "parity", lambda: run_parity(
+        args.a, args.b, args.model, model_b=args.model_b, version=args.version, version_a=args.version_a,
+        version_b=args.version_b, inputs=args.inputs, labels_key=args.labels_key, samples=args.samples,
+        seed=args.seed, batch_size=args.batch_size, atol=args.atol, rtol=args.rtol,
+        ranges=_ranges(args.range), limits=limits, classification_output=args.classification_output,
+        min_top1_agreement=args.min_top1_agreement, client_options=client_options(args)), error_document)
