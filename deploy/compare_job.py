@@ -7,13 +7,18 @@ merged report.
 
 For each model, in turn:
 1. `python -m client parity --a TORCH --b TF --model M [--inputs ZOO/parity/M.npz] --json OUT/M/parity.json`
-2. `python -m loadtests compare --torch TORCH --tf TF [--target NAME=URL ...] --model M
-   --parity OUT/M/parity.json --out OUT/M ...` (extra targets, e.g. the stock TF Serving behind
-   tf_service, show what the tf_service hop costs; URL kinds as in `python -m loadtests compare`)
+   (numeric parity: the same answers for good inputs);
+2. `python -m client parity --behaviour --a TORCH --b TF --model M --json OUT/M/behaviour.json`
+   (behaviour parity: the same statuses for a corpus of bad requests);
+3. `python -m loadtests compare --torch TORCH --tf TF [--target NAME=URL ...] --model M
+   --parity OUT/M/parity.json --behaviour OUT/M/behaviour.json --out OUT/M ...` (extra targets, e.g.
+   the stock TF Serving behind tf_service, show what the tf_service hop costs; URL kinds as in
+   `python -m loadtests compare`), showing both parity results beside the load figures;
 then `python -m loadtests report --in OUT/M... --out OUT` merges the models into OUT/report.{html,md,json}.
 Every step runs as its own process with the project's real command line; a failing model does not
-stop the others. Exit code: 0 all agreed and every run completed; 1 a model disagreed or a run failed
-(the report says which); 2 a step could not run at all (bad arguments, a service unreachable).
+stop the others. Exit code: 0 all agreed (numbers within tolerance, every bad request answered alike)
+and every run completed; 1 a model disagreed or a run failed (the report says which); 2 a step could
+not run at all (bad arguments, a service unreachable).
 """
 
 from __future__ import annotations
@@ -34,16 +39,17 @@ class Step:
     what: str  # "parity digits-mlp", ...
     module: str  # run as `python -m <module> <argv>`
     argv: tuple[str, ...]
-    parity: Path | None = None  # a parity JSON passed with --parity: left out when no step wrote it
+    optional: tuple[Path, ...] = ()  # files passed as `--FLAG FILE` (parity JSONs): left out when no step wrote them
     merge: bool = False  # a report merge: only the --in folders a load step wrote a report into
     clears: tuple[Path, ...] = ()  # outputs of an earlier run, removed first so none is taken as this one's
 
     def runnable_argv(self) -> list[str] | None:
         """The arguments as they stand now that earlier steps ran; None when there is nothing to do."""
         argv = list(self.argv)
-        if self.parity is not None and not self.parity.is_file():
-            i = argv.index("--parity")
-            del argv[i:i + 2]
+        for path in self.optional:
+            if not path.is_file():
+                i = argv.index(str(path))
+                del argv[i - 1:i + 1]
         if self.merge:
             start, end = argv.index("--in") + 1, argv.index("--out")
             found = [a for a in argv[start:end] if (Path(a) / "report.json").is_file()]
@@ -93,17 +99,21 @@ def model_steps(args: argparse.Namespace, model: str) -> list[Step]:
                "--out", str(out)]
     if args.skip_parity:
         return [Step(f"load {model}", "loadtests", (*compare, *args.compare_args), clears=(out / "report.json",))]
-    parity_json = out / "parity.json"
-    parity = ["parity", "--a", args.torch, "--b", args.tf, "--model", model, "--json", str(parity_json)]
+    parity_json, behaviour_json = out / "parity.json", out / "behaviour.json"
+    sides = ["--a", args.torch, "--b", args.tf, "--model", model]
+    parity = ["parity", *sides, "--json", str(parity_json)]
     inputs = args.zoo / "parity" / f"{model}.npz"
     if inputs.is_file():
         parity += ["--inputs", str(inputs)]
     tolerance = zoo_tolerance(args.zoo, model)
     if tolerance:
         parity += ["--atol", str(tolerance["atol"]), "--rtol", str(tolerance["rtol"])]
+    behaviour = ["parity", "--behaviour", *sides, "--json", str(behaviour_json)]
+    load = (*compare, "--parity", str(parity_json), "--behaviour", str(behaviour_json), *args.compare_args)
     return [Step(f"parity {model}", "client", tuple(parity), clears=(parity_json,)),
-            Step(f"load {model}", "loadtests", (*compare, "--parity", str(parity_json), *args.compare_args),
-                 parity=parity_json, clears=(out / "report.json",))]
+            Step(f"behaviour parity {model}", "client", tuple(behaviour), clears=(behaviour_json,)),
+            Step(f"load {model}", "loadtests", load, optional=(parity_json, behaviour_json),
+                 clears=(out / "report.json",))]
 
 
 def extra_targets(specs: list[str]) -> list[str]:

@@ -60,6 +60,8 @@ def _add_compare(sub) -> None:
     p.add_argument("--torch-pid", type=int, help="shorthand for --pid torch=PID")
     p.add_argument("--tf-pid", type=int, help="shorthand for --pid tf=PID")
     p.add_argument("--parity", type=Path, help="a parity JSON (python -m client parity ... --json) to show")
+    p.add_argument("--behaviour", "--behavior", type=Path,
+                   help="a behaviour parity JSON (python -m client parity --behaviour ... --json) to show")
     p.add_argument("--model-version", default="", help="model version (default: latest)")
     p.add_argument("--batch-size", type=int, default=1, help="samples per request (default 1)")
     p.add_argument("--inputs", default="", help=".npz of inputs (and reference outputs) keyed by tensor name; "
@@ -174,7 +176,7 @@ def config_from_args(args) -> CompareConfig:
         spawn_rate=args.spawn_rate, duration_s=args.duration, warmup_s=args.warmup, out_dir=args.out,
         model_version=args.model_version, batch_size=args.batch_size, inputs=args.inputs, seed=args.seed,
         deadline_s=args.deadline, check_rate=args.check_rate, check_atol=args.check_atol,
-        check_rtol=args.check_rtol, parity=args.parity, interval_s=args.interval,
+        check_rtol=args.check_rtol, parity=args.parity, behaviour=args.behaviour, interval_s=args.interval,
         ramp_start_users=args.ramp_start_users, ramp_step_users=args.ramp_step_users,
         ramp_step_s=args.ramp_step_time, ramp_p99_ms=args.ramp_p99_ms,
         ramp_max_error_rate=args.ramp_max_error_rate, slo_p99_ms=args.slo_p99_ms)

@@ -116,6 +116,7 @@ class LoadSession:
             elif self.options is None:
                 self.load_options()
         except Exception as e:  # noqa: BLE001 - any failure here means no load can run: say why, stop
+            self.measure_start = self.started  # nothing was measured: the results say why (fatal)
             self._fail(f"cannot prepare the load test: {e}")
             return
         self.measure_start = self.started + self.options.warmup_s

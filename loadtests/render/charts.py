@@ -152,6 +152,8 @@ def sweep(targets: list[dict], curves: dict | None) -> list[str]:
 
 
 def all_charts(targets: list[dict], curves: dict | None = None) -> list[str]:
+    """Every chart of a model; the GPU charts only when a target's run saw a GPU (else the report
+    says why in one line instead of two empty charts)."""
+    gpus = [gpu_util(targets), gpu_memory(targets)] if no_gpu_reason(targets) is None else []
     return [*sweep(targets, curves), throughput(targets), latency_over_time(targets), percentiles(targets),
-            cdf(targets), errors(targets), cpu(targets), memory(targets), gpu_util(targets), gpu_memory(targets),
-            *ramp(targets)]
+            cdf(targets), errors(targets), cpu(targets), memory(targets), *gpus, *ramp(targets)]

@@ -23,19 +23,20 @@ th{background:#f4f4f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .status-ok{color:#1b7f3b}.status-died,.status-failed{color:#b3261e;font-weight:600}.status-skipped{color:#8a6d00}
 .verdict-pass{color:#1b7f3b;font-weight:600}.verdict-fail,.verdict-error{color:#b3261e;font-weight:600}
 .alert{border-left:4px solid #b3261e;background:#fdf0ef;padding:8px 12px;margin:8px 0}
-.verdicts li{margin:4px 0;font-size:15px}.sig{color:#b3261e;font-weight:600}.noise{color:#555}
+.verdicts li{margin:4px 0;font-size:15px}.sig{color:#0b3d91;font-weight:600}.noise{color:#555}
 .note{border-left:4px solid #888;background:#f6f6f6;padding:8px 12px;margin:8px 0}
 pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:12px}
 """
 
 
-def _table(header, rows, numeric_from: int = 99) -> str:
+def _table(header, rows, numeric_from: int = 99, text_from: int = 99) -> str:
+    """Columns numeric_from..text_from-1 are right-aligned numbers."""
     out = ["<table><thead><tr>", *[f"<th>{escape(str(h))}</th>" for h in header], "</tr></thead><tbody>"]
     for row in rows:
         out.append("<tr>")
         for i, cell in enumerate(row):
             html = cell if isinstance(cell, _Raw) else escape(str(cell))
-            out.append(f'<td class="num">{html}</td>' if i >= numeric_from else f"<td>{html}</td>")
+            out.append(f'<td class="num">{html}</td>' if numeric_from <= i < text_from else f"<td>{html}</td>")
         out.append("</tr>")
     return "".join(out) + "</tbody></table>"
 
@@ -48,16 +49,17 @@ def _status(status: str | None) -> _Raw:
     return _Raw(f'<span class="status-{escape(str(status))}">{escape(str(status))}</span>')
 
 
-def _verdict(verdict: str) -> _Raw:
-    return _Raw(f'<span class="verdict-{escape(verdict)}">{escape(verdict)}</span>')
+def _verdict(verdict: str, text: str | None = None) -> _Raw:
+    return _Raw(f'<span class="verdict-{escape(verdict)}">{escape(verdict if text is None else text)}</span>')
 
 
 def _summary(report: dict) -> str:
-    rows = [[r["model"], r["scenario"], r["target"], str(r["rounds"]), _verdict(r["parity"]), tables.num(r["rps"]),
+    rows = [[r["model"], r["scenario"], r["target"], str(r["rounds"]), _verdict(r["parity"]),
+             _verdict(r["behaviour"].split(" ")[0], r["behaviour"]), tables.num(r["rps"]),
              tables.num(r["p50_ms"], ".2f"), tables.num(r["p99_ms"], ".2f"), r["cpu"], r["gpu"], _status(r["status"])]
             for r in summary_rows(report)]
-    return _table(["model", "scenario", "target", "rounds", "parity", "req/s", "p50 ms", "p99 ms", "CPU %",
-                   "GPU %", "status"], rows, numeric_from=5)
+    return _table(["model", "scenario", "target", "rounds", "parity", "behaviour", "req/s", "p50 ms", "p99 ms",
+                   "CPU %", "GPU %", "status"], rows, numeric_from=6)
 
 
 def _verdicts(report: dict) -> str:
@@ -86,6 +88,23 @@ def _parity(parity: dict, targets: list[dict]) -> str:
     return "".join(out)
 
 
+def _behaviour(behaviour: dict, targets: list[dict]) -> str:
+    """Behaviour parity: the counts, then the table of cases (folded when every case passed)."""
+    verdict = behaviour.get("verdict", "unknown")
+    out = [f"<h3>Behaviour parity (bad requests): {_verdict(verdict)}</h3>"]
+    lines = tables.behaviour_lines(behaviour, targets)
+    if lines:
+        out.append("<ul>" + "".join(f"<li>{escape(line)}</li>" for line in lines) + "</ul>")
+    header, rows = tables.behaviour_rows(behaviour, targets, width=None)
+    if rows:
+        marked = [[*row[:5], _Raw(f'<span class="verdict-{"pass" if row[5] != "NO" else "fail"}">'
+                                  f"{escape(row[5])}</span>"), *row[6:]] for row in rows]
+        out.append(f"<details{'' if verdict == 'pass' else ' open'}><summary>the {len(rows)} cases, status and "
+                   f"message on each side</summary>{_table(header, marked)}</details>")
+    out.append(f'<p class="meta">from {escape(str(behaviour.get("source", "")))}</p>')
+    return "".join(out)
+
+
 def _model(m: dict, index: int) -> str:
     targets = m["targets"]
     out = [f'<h2 id="model-{index}">{escape(m["model"])} <small>({escape(str(m["settings"].get("scenario")))})'
@@ -101,7 +120,7 @@ def _model(m: dict, index: int) -> str:
             out.append(f'<div class="alert"><b>{escape(t["name"])}</b>: the load generator used more than 90 % '
                        "of a core: the client, not the server, may have been the limit.</div>")
     if m.get("verdicts"):
-        out.append(_table(tables.VERDICT_COLUMNS, tables.verdict_rows(m), 1))
+        out.append(_table(tables.VERDICT_COLUMNS, tables.verdict_rows(m), 1, text_from=4))
     reason = charts.no_gpu_reason(targets)
     if reason:
         out.append(f'<div class="note">{escape(reason)}: GPU figures are not shown.</div>')
@@ -114,7 +133,8 @@ def _model(m: dict, index: int) -> str:
                    f"<p>Reported: the highest throughput {'with p99 under ' + str(slo) + ' ms' if slo else ''}"
                    " (medians over rounds).</p>" + _table(tables.SWEEP_COLUMNS, sweep_rows, 1))
     header, st_rows = tables.server_time_rows(targets)
-    out.append("<h3>Where the server's time goes (per request, measured window)</h3>" + _table(header, st_rows, 1))
+    out.append("<h3>Where the server's time goes (per request, measured window)</h3>"
+               f'<p class="meta">{escape(tables.SERVER_TIME_NOTE)}</p>' + _table(header, st_rows, 1, text_from=6))
     out.append("<h3>Rounds</h3>" + _table(tables.ROUND_COLUMNS, tables.round_rows(targets), 3))
     names, figures = tables.figure_rows(targets)
     out.append("<h3>Figures</h3>" + _table(["figure", *names], [[label, *cells] for label, cells in figures], 1))
@@ -128,6 +148,8 @@ def _model(m: dict, index: int) -> str:
                        "</p>" + _table(tables.RAMP_COLUMNS, rows, 1))
     if m.get("parity"):
         out.append(_parity(m["parity"], targets))
+    if m.get("behaviour"):
+        out.append(_behaviour(m["behaviour"], targets))
     out.append("<h3>Settings (identical for every target)</h3>"
                + _table(["setting", "value"], tables.settings_rows(m["settings"])))
     return "".join(out)
@@ -146,6 +168,8 @@ def render_html(report: dict) -> str:
         f"{escape(gpu_text)}. Figures exclude the warm-up; req/s and latencies are medians over rounds of "
         "exact per-request figures; CPU % counts 100 % per busy core.</p>",
         f"<p>{toc}</p>", _verdicts(report), "<h2>Summary</h2>", _summary(report),
+        f'<p class="meta">{escape(tables.SUMMARY_NOTE)}</p>'
+        if any(m.get("parity") or m.get("behaviour") for m in report["models"]) else "",
         *[_model(m, i) for i, m in enumerate(report["models"])],
     ]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

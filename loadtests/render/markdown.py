@@ -31,12 +31,14 @@ def render_markdown(report: dict) -> str:
         methods = sorted({m.get("method") for m in report["models"] if m.get("method")})
         lines += ["## Verdicts", "", *verdicts, "", *[f"Method: {x}." for x in methods], ""]
     lines += ["## Summary", ""]
-    rows = [[r["model"], r["scenario"], r["target"], str(r["rounds"]), r["parity"], tables.num(r["rps"]),
-             tables.num(r["p50_ms"], ".2f"), tables.num(r["p99_ms"], ".2f"), r["cpu"], r["gpu"],
+    rows = [[r["model"], r["scenario"], r["target"], str(r["rounds"]), r["parity"], r["behaviour"],
+             tables.num(r["rps"]), tables.num(r["p50_ms"], ".2f"), tables.num(r["p99_ms"], ".2f"), r["cpu"], r["gpu"],
              r["status"] + (" (client-bound?)" if r["client_bound"] else "")]
             for r in summary_rows(report)]
-    lines += _table(["model", "scenario", "target", "rounds", "parity", "req/s", "p50 ms", "p99 ms", "CPU %",
-                     "GPU %", "status"], rows)
+    lines += _table(["model", "scenario", "target", "rounds", "parity", "behaviour", "req/s", "p50 ms", "p99 ms",
+                     "CPU %", "GPU %", "status"], rows)
+    if any(m.get("parity") or m.get("behaviour") for m in report["models"]):
+        lines += [tables.SUMMARY_NOTE, ""]
     for m in report["models"]:
         lines += [f"## {m['model']} ({m['settings'].get('scenario')})", ""]
         if not m.get("complete", True):
@@ -53,7 +55,8 @@ def render_markdown(report: dict) -> str:
         names, figures = tables.figure_rows(m["targets"])
         lines += _table(["figure", *names], [[label, *cells] for label, cells in figures])
         header, st_rows = tables.server_time_rows(m["targets"])
-        lines += ["### Where the server's time goes (per request)", ""] + _table(header, st_rows)
+        lines += ["### Where the server's time goes (per request)", "", tables.SERVER_TIME_NOTE, ""]
+        lines += _table(header, st_rows)
         lines += ["### Rounds", ""] + _table(tables.ROUND_COLUMNS, tables.round_rows(m["targets"]))
         errors = tables.error_rows(m["targets"])
         if errors:
@@ -69,6 +72,13 @@ def render_markdown(report: dict) -> str:
             lines += [f"### Parity: {parity.get('verdict', 'unknown').upper()}", ""]
             lines += [f"- {line}" for line in tables.parity_lines(parity, m["targets"])] + [""]
             header, rows = tables.parity_rows(parity)
+            if rows:
+                lines += _table(header, rows)
+        behaviour = m.get("behaviour")
+        if behaviour:
+            lines += [f"### Behaviour parity: {behaviour.get('verdict', 'unknown').upper()}", ""]
+            lines += [f"- {line}" for line in tables.behaviour_lines(behaviour, m["targets"])] + [""]
+            header, rows = tables.behaviour_rows(behaviour, m["targets"])
             if rows:
                 lines += _table(header, rows)
     return "\n".join(lines).rstrip() + "\n"

@@ -14,6 +14,7 @@ Schema "tandem.loadtest.report/2" (report.json; every figure excludes the warm-u
                                  sampling_interval_s, [ramp_*], [sweep_users, step_s, slo_p99_ms]},
       "inputs": str,                          # what was sent (the same request set to every target)
       "parity": Parity | null,                # from --parity (see loadtests.run.parity)
+      "behaviour": Behaviour | null,          # from --behaviour: statuses per bad request (loadtests.run.behaviour)
       "targets": [Target],                    # in the order given
       "verdicts": [Verdict],                  # every pair of targets (loadtests.stats.verdicts)
       "method": str,                          # how the intervals were computed (loadtests.stats.bootstrap)
@@ -21,8 +22,9 @@ Schema "tandem.loadtest.report/2" (report.json; every figure excludes the warm-u
       "complete": bool                        # every target measured in every round (status "ok")
     }
     Target = {
-      "name": str, "url": str, "kind": "grpc" | "torchserve" | "tfserving", "address": "HOST:PORT",
+      "name": str, "url": str, "kind": "grpc" | "http" | "torchserve" | "tfserving", "address": "HOST:PORT",
       "pid": int | null, "pid_source": str, "model_config": dict | null,   # ModelConfig, when answered
+      "reports_server_time": bool,            # its kind can ask for OIP ModelStatistics (grpc, http)
       "status": "ok" | "died" | "failed" | "interrupted" | "skipped",     # the worst of its rounds
       "message": str | null,
       "rounds": [Round],                      # every round, in order (see below)
@@ -75,10 +77,10 @@ def _machine() -> dict:
 
 
 def model_entry(model: str, settings: dict, targets: list[dict], *, parity: dict | None = None,
-                inputs: str = "", verdicts: list[dict] | None = None, method: str = "",
-                sweep: dict | None = None) -> dict:
-    return {"model": model, "settings": settings, "inputs": inputs, "parity": parity, "targets": targets,
-            "verdicts": verdicts or [], "method": method, "sweep": sweep,
+                behaviour: dict | None = None, inputs: str = "", verdicts: list[dict] | None = None,
+                method: str = "", sweep: dict | None = None) -> dict:
+    return {"model": model, "settings": settings, "inputs": inputs, "parity": parity, "behaviour": behaviour,
+            "targets": targets, "verdicts": verdicts or [], "method": method, "sweep": sweep,
             "complete": all(t.get("status") == "ok" for t in targets)}
 
 

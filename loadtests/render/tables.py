@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .summary import gpu_cell
 
 
@@ -95,10 +97,10 @@ def parity_rows(parity: dict) -> tuple[list[str], list[list[str]]]:
     return [c.replace("_", " ") for c in columns], rows
 
 
-def parity_lines(parity: dict, targets: list[dict] = ()) -> list[str]:
+def parity_lines(parity: dict, targets: Sequence[dict] = ()) -> list[str]:
     """Sentences about a parity result: sides (named after the targets at their addresses),
     tolerance, classification, failures, notes."""
-    names = {s.get("address"): s["name"] for s in targets}
+    names = _side_names(targets)
     lines = []
     for key in ("a", "b"):
         side = parity.get(key) or {}
@@ -119,6 +121,59 @@ def parity_lines(parity: dict, targets: list[dict] = ()) -> list[str]:
     lines += [f"failure: {f}" for f in parity.get("failures") or []]
     lines += [f"note: {n}" for n in parity.get("notes") or []]
     return lines
+
+
+def _side_names(targets: Sequence[dict]) -> dict[str, str]:
+    return {str(s.get("address")): s["name"] for s in targets}
+
+
+def _side_label(side: dict | None, key: str, names: dict[str, str]) -> str:
+    url = str((side or {}).get("url", "")).removeprefix("grpc://")
+    return names.get(url) or key.upper()
+
+
+def behaviour_lines(behaviour: dict, targets: Sequence[dict] = ()) -> list[str]:
+    """Sentences about a behaviour parity result: the sides (named after the targets at their
+    addresses), the counts, the error or the failed cases."""
+    names = _side_names(targets)
+    lines = []
+    for key in ("a", "b"):
+        side = behaviour.get(key) or {}
+        if side:
+            url = str(side.get("url", "?")).removeprefix("grpc://")
+            lines.append(f"{key.upper()}{f' ({names[url]})' if url in names else ''}: {url}")
+    c = behaviour.get("counts") or {}
+    if c.get("cases"):
+        lines.append(f"{c['cases']} cases: {c['same_status']} with the same status on both sides, "
+                     f"{c['different_status']} with a different one; {c['same_message']} with the same message; "
+                     f"{c['internal']} INTERNAL/UNKNOWN answers; {c['failed']} failed")
+    if behaviour.get("error"):
+        lines.append(f"error: {behaviour['error']}")
+    lines += [f"failure: {f}" for f in behaviour.get("failures") or []]
+    return lines
+
+
+def behaviour_rows(behaviour: dict, targets: Sequence[dict] = (),
+                   width: int | None = 90) -> tuple[list[str], list[list[str]]]:
+    """(header, one row per case): the status on each side, whether they agree, the message(s)."""
+    names = _side_names(targets)
+    a, b = _side_label(behaviour.get("a"), "a", names), _side_label(behaviour.get("b"), "b", names)
+
+    def short(text: str) -> str:
+        text = " ".join(text.split())
+        return text if width is None or len(text) <= width else text[:width - 3] + "..."
+
+    rows = []
+    for c in behaviour.get("cases") or []:
+        same = "yes" if c["same_message"] else ("status only" if c["same_status"] else "NO")
+        if c["same_message"]:
+            message = short(c["a"]["message"])
+        else:  # each side's own words, naming the side (an OK has none)
+            message = " | ".join(f"{who}: {short(said)}" for who, said in ((a, c["a"]["message"]),
+                                                                            (b, c["b"]["message"])) if said)
+        rows.append([c["name"], c["family"], c["expect"], c["a"]["code"], c["b"]["code"], same, message,
+                     c.get("failure") or ""])
+    return ["case", "family", "expected", a, b, "same", "message", "failure"], rows
 
 
 def ramp_rows(service: dict) -> list[list[str]]:
@@ -166,19 +221,45 @@ def server_time_rows(targets: list[dict]) -> tuple[list[str], list[list[str]]]:
     for t in targets:
         st = t.get("server_time")
         if not st:
-            why = ("the server does not answer ModelStatistics" if t.get("kind") == "grpc"
+            why = ("the server does not answer ModelStatistics" if t.get("reports_server_time", t.get("kind") == "grpc")
                    else f"{t.get('kind')}:// reports no server statistics")
             rows.append([t["name"], *["-"] * 6, f"client-side latency only: {why}"])
             continue
         sizes = ", ".join(f"{k}: {v}" for k, v in (st.get("batch_sizes") or {}).items()) or "-"
-        cfg = t.get("model_config") or {}
-        settings = ", ".join(f"{k}={v}" for k, v in cfg.items() if k not in ("name", "input", "output",
-                                                                              "platform", "backend"))
         rows.append([t["name"], num(st.get("queue_ms"), ".3f"), num(st.get("compute_input_ms"), ".3f"),
                      num(st.get("compute_infer_ms"), ".3f"), num(st.get("compute_output_ms"), ".3f"),
-                     num(st.get("success_ms"), ".3f"), sizes, settings[:300] or "-"])
+                     num(st.get("success_ms"), ".3f"), sizes, model_config_text(t.get("model_config"))])
     return SERVER_TIME_COLUMNS, rows
 
+
+def model_config_text(cfg: dict | None) -> str:
+    """A model's batching and instance settings (ModelConfig as JSON) in words, e.g. `max batch 32;
+    dynamic batching: preferred 32, queue delay 2000 us; 1 instance (KIND_MODEL)`."""
+    if not cfg:
+        return "-"
+    parts = []
+    if "max_batch_size" in cfg:
+        parts.append(f"max batch {cfg['max_batch_size']}")
+    batching = cfg.get("dynamic_batching")
+    if isinstance(batching, dict):
+        preferred = ", ".join(str(b) for b in batching.get("preferred_batch_size") or [])
+        delay = batching.get("max_queue_delay_microseconds")
+        parts.append("dynamic batching" + (f": preferred {preferred}" if preferred else "")
+                     + (f", queue delay {delay} us" if delay is not None else ""))
+    for group in cfg.get("instance_group") or []:
+        count = group.get("count", 1)
+        parts.append(f"{count} instance{'s' if str(count) != '1' else ''} ({group.get('kind', '?')})")
+    known = {"name", "input", "output", "platform", "backend", "max_batch_size", "dynamic_batching", "instance_group"}
+    parts += [f"{k} {v}" for k, v in cfg.items() if k not in known]
+    return "; ".join(parts)[:300] or "-"
+
+
+SERVER_TIME_NOTE = ("Averages per request over each measured window, from the server's own statistics "
+                    "(ModelStatistics): queue, then the model's input / inference / output; server total is "
+                    "arrival to answer inside the server (decoding and encoding included). The rest of the "
+                    "client's latency is the network, the protocol and the client.")
+SUMMARY_NOTE = ("parity and behaviour: the verdicts of the two targets they compared (numbers for good inputs; "
+                "statuses for bad requests), '-' for a target that was not one of them.")
 
 SERVER_TIME_COLUMNS = ["target", "queue ms", "input ms", "infer ms", "output ms", "server total ms",
                        "batch sizes (executions)", "settings (ModelConfig)"]

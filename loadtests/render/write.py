@@ -9,12 +9,29 @@ from .html import render_html
 from .markdown import render_markdown
 
 
+def _plain(value) -> bool:
+    """A list holding no object, at any depth (a series, a CDF of [x, y] pairs)."""
+    return not any(isinstance(v, dict) or (isinstance(v, (list, tuple)) and not _plain(v)) for v in value)
+
+
+def to_json(value, indent: int = 1, _depth: int = 0) -> str:
+    """JSON with one object key a line and every list without objects on one line: as readable as
+    `json.dumps(indent=1)` and a third of its size (a report holds long series of numbers)."""
+    pad, inner = " " * indent * _depth, " " * indent * (_depth + 1)
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(str(k))}: {to_json(v, indent, _depth + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, (list, tuple)) and not _plain(value):
+        return "[\n" + ",\n".join(inner + to_json(v, indent, _depth + 1) for v in value) + f"\n{pad}]"
+    return json.dumps(value, separators=(", ", ": "))
+
+
 def write(report: dict, out_dir: str | Path) -> dict[str, Path]:
     """The three files in `out_dir` (each replaced atomically); their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "report.json", "md": out / "report.md", "html": out / "report.html"}
-    texts = {"json": json.dumps(report, indent=1), "md": render_markdown(report), "html": render_html(report)}
+    texts = {"json": to_json(report) + "\n", "md": render_markdown(report), "html": render_html(report)}
     for key, path in paths.items():
         tmp = path.with_suffix(path.suffix + ".tmp")
         tmp.write_text(texts[key], encoding="utf-8")

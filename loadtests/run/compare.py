@@ -17,7 +17,8 @@ from ..render import report as report_mod
 from ..render.write import write
 from ..stats import bootstrap, sweep, verdicts
 from ..stats.aggregate import target_entry
-from ..targets import Target
+from ..targets import Target, kind_of
+from . import behaviour as behaviour_mod
 from . import parity as parity_mod
 from . import preflight as pre
 from . import server_time
@@ -37,24 +38,28 @@ class CompareOutcome:
 
 
 def preflight(config: CompareConfig):
-    """Settings, targets, model, signatures, inputs, a trial request and the parity file, before
-    any load: (pool, signature, request set path, parity section or None); PreflightError otherwise."""
+    """Settings, targets, model, signatures, inputs, a trial request and the parity files, before
+    any load: (pool, signature, request set path, {"parity": section | None, "behaviour": section |
+    None}); PreflightError otherwise."""
     config.validate()
-    parity = None
-    if config.parity is not None:
-        try:
-            parity = parity_mod.read(config.parity, config.model)
-        except ValueError as e:
-            raise PreflightError(str(e)) from None
+    shown: dict[str, dict | None] = {"parity": None, "behaviour": None}
+    try:
+        if config.parity is not None:
+            shown["parity"] = parity_mod.read(config.parity, config.model)
+        if config.behaviour is not None:
+            shown["behaviour"] = behaviour_mod.read(config.behaviour, config.model)
+    except ValueError as e:
+        raise PreflightError(str(e)) from None
     pool, meta, request_set = pre.prepare(config.targets, model=config.model, version=config.model_version,
                                           batch_size=config.batch_size, inputs=config.inputs, seed=config.seed,
                                           out_dir=Path(config.out_dir))
-    return pool, meta, request_set, parity
+    return pool, meta, request_set, shown
 
 
 def _info(t: Target, model: str, version: str) -> dict:
     return {"name": t.name, "url": t.url, "kind": t.kind, "address": t.address, "pid": t.pid,
-            "pid_source": t.pid_source, "model_config": server_time.config(t, model, version)}
+            "pid_source": t.pid_source, "reports_server_time": kind_of(t).reports_server_time,
+            "model_config": server_time.config(t, model, version)}
 
 
 def _skipped(t: Target, round_index: int, why: str) -> dict:
@@ -82,7 +87,7 @@ def analyse(config_settings: dict, entries: list[dict]) -> tuple[list[dict], dic
 
 def run_compare(config: CompareConfig, progress: Progress | None = None) -> CompareOutcome:
     progress = progress or Progress()
-    pool, meta, request_set, parity = preflight(config)
+    pool, meta, request_set, shown = preflight(config)
     per_turn = config.run_time_s + LOCUST_OVERHEAD_S
     turns = config.rounds * len(config.targets)
     rounds: dict[str, list[dict]] = {t.name: [] for t in config.targets}
@@ -108,7 +113,7 @@ def run_compare(config: CompareConfig, progress: Progress | None = None) -> Comp
     entries = [target_entry(_info(t, config.model, config.model_version), rounds[t.name]) for t in config.targets]
     settings = config.settings()
     pairs, curves = analyse(settings, entries)
-    entry = report_mod.model_entry(config.model, settings, entries, parity=parity, inputs=pool.description,
+    entry = report_mod.model_entry(config.model, settings, entries, **shown, inputs=pool.description,
                                    verdicts=pairs, method=bootstrap.method(config.rounds), sweep=curves)
     report = report_mod.new_report([entry])
     paths = write(report, config.out_dir)

@@ -1,5 +1,6 @@
 """The main job (`make run`): build the reference zoo, serve it from both services on loopback, check
-parity for every model, compare both under the same load, and write one report.
+parity for every model (the same numbers for good inputs, and the same statuses for a corpus of bad
+requests: behaviour parity), compare both under the same load, and write one report.
 
     python -m loadtests run [--models all|a,b] [--duration 6s] [--warmup 2s] [--users 8] [--rounds 3]
                             [--scenario throughput] [--sweep-model digits-mlp] [--slo-p99-ms 50]
@@ -10,8 +11,9 @@ Every model is compared in `--rounds` rounds (rotated order, verdicts with inter
 highest throughput whose p99 stays under --slo-p99-ms).
 
 Everything lands in `<out>/<timestamp>/`: zoo/ (unless --zoo reuses a build), logs/, one folder per
-model (parity.json and the comparison), and the merged report.{html,md,json}. Exit code 0 when every
-model agreed within its tolerance and every run completed, 1 otherwise, 2 when it could not run.
+model (parity.json, behaviour.json and the comparison), and the merged report.{html,md,json}. Exit code
+0 when every model agreed within its tolerance, answered every bad request alike on both sides (no
+case of behaviour parity failed) and every run completed; 1 otherwise; 2 when it could not run.
 """
 
 from __future__ import annotations
@@ -105,6 +107,31 @@ def run_parity(torch: LocalService, tf: LocalService, zoo: Path, model: str, ent
     return doc
 
 
+def run_behaviour(torch: str, tf: str, model: str, out: Path, seed: int = 0) -> dict:
+    """Behaviour parity (`python -m client parity --behaviour`) between the services at these
+    addresses: the corpus of bad requests sent to both; its document (passed false when a case
+    failed, e.g. the statuses differ) also written to `out`/behaviour.json; a few lines on the
+    terminal (the report has the table)."""
+    from client.parity import ParityError
+    from client.parity.behaviour import error_document
+    from client.parity.behaviour import run_behaviour as behaviour
+
+    try:
+        report = behaviour(torch, tf, model, seed=seed)
+        doc = report.to_dict()
+        s = report.summary()
+        print(f"behaviour parity {model}: {s['cases']} cases, {s['same_status']} with the same status on torch "
+              f"and tf, {s['cases'] - s['same_status']} different, {s['same_message']} with the same message, "
+              f"{s['internal']} INTERNAL/UNKNOWN; {'PASS' if report.passed else 'FAIL'}")
+        for line in report.failures:
+            print(f"  FAIL {line}")
+    except ParityError as e:
+        doc = error_document(e, model)
+        print(f"behaviour parity {model}: {e}", file=sys.stderr)
+    (out / "behaviour.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
+    return doc
+
+
 def run(settings: JobSettings) -> int:
     from ..render import report as report_mod
     from ..render.summary import summary_table
@@ -127,17 +154,20 @@ def run(settings: JobSettings) -> int:
             out.mkdir(parents=True, exist_ok=True)
             progress.message(f"== {model}: parity")
             parity = run_parity(torch, tf, zoo, model, entry, out)
-            if not parity.get("passed", False):
+            progress.message(f"== {model}: behaviour parity (bad requests)")
+            behaviour = run_behaviour(torch.address, tf.address, model, out, settings.seed)
+            if not parity.get("passed", False) or not behaviour.get("passed", False):
                 worst = max(worst, 1)
             progress.message(f"== {model}: {settings.scenario} load, {settings.users} users, {settings.rounds} "
                              f"rounds of {settings.duration_s:g}s after {settings.warmup_s:g}s warm-up, each service")
             inputs = zoo / "parity" / f"{model}.npz"
             targets = [("torch", torch.address, torch.pid), ("tf", tf.address, tf.pid)]
             tol = entry.get("tolerance") or {}  # answers under load are checked with the zoo's tolerance
-            common: dict[str, Any] = dict(progress=progress, parity=out / "parity.json", users=settings.users,
-                          check_atol=float(tol.get("atol", 1e-4)), check_rtol=float(tol.get("rtol", 1e-3)),
-                          warmup_s=settings.warmup_s, rounds=settings.rounds,
-                          inputs=str(inputs) if inputs.is_file() else "", seed=settings.seed)
+            common: dict[str, Any] = dict(
+                progress=progress, parity=out / "parity.json", behaviour=out / "behaviour.json", users=settings.users,
+                check_atol=float(tol.get("atol", 1e-4)), check_rtol=float(tol.get("rtol", 1e-3)),
+                warmup_s=settings.warmup_s, rounds=settings.rounds, inputs=str(inputs) if inputs.is_file() else "",
+                seed=settings.seed)
             runs = [(out, dict(scenario=settings.scenario, duration_s=settings.duration_s))]
             if model == settings.sweep_model:
                 runs.append((out / "sweep", dict(scenario="sweep", ramp_step_s=settings.sweep_step_s,

@@ -45,7 +45,8 @@ class CompareConfig:
     check_rate: float = 0.05
     check_atol: float = 1e-4
     check_rtol: float = 1e-3
-    parity: Path | None = None
+    parity: Path | None = None  # a parity JSON (python -m client parity --json) shown in the report
+    behaviour: Path | None = None  # a behaviour JSON (python -m client parity --behaviour --json), shown too
     interval_s: float = 0.5
     ramp_start_users: int = 1
     ramp_step_users: int = 1
@@ -105,6 +106,8 @@ class CompareConfig:
             problems.append(f"--inputs {self.inputs}: no such file")
         if self.parity is not None and not Path(self.parity).is_file():
             problems.append(f"--parity {self.parity}: no such file")
+        if self.behaviour is not None and not Path(self.behaviour).is_file():
+            problems.append(f"--behaviour {self.behaviour}: no such file")
         try:
             self.load_options()
         except ValueError as e:
@@ -162,8 +165,8 @@ class CompareConfig:
                "--model", self.model, "--batch-size", str(self.batch_size), "--seed", str(self.seed),
                "--deadline", f"{self.deadline_s:g}", "--check-rate", f"{self.check_rate:g}",
                "--check-atol", f"{self.check_atol:g}", "--check-rtol", f"{self.check_rtol:g}",
-               "--warmup", f"{self.warmup_s:g}", "--results-json", str(results_json),
-               "--request-set", str(request_set)]
+               "--warmup", f"{self.warmup_s:g}", "--results-json", str(Path(results_json).resolve()),
+               "--request-set", str(Path(request_set).resolve())]  # Locust runs from the repository root
         if self.scenario != "ramp":  # the ramp's shape ends at -t itself, precisely
             cmd += ["--measure-time", f"{self.duration_s:g}"]
         if self.model_version:

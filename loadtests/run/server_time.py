@@ -1,20 +1,18 @@
-"""Where the server's time goes, for targets that answer OIP ModelStatistics (and ModelConfig).
+"""Where the server's time goes, for targets that keep OIP ModelStatistics (and ModelConfig): over
+gRPC (`grpc://`) or as their REST JSON forms (`http://`), each kind asking in its own way
+(`Kind.statistics`, `Kind.model_config` in loadtests.targets).
 
 `snapshot()` reads the model's cumulative statistics; `split(before, after)` turns two snapshots
 into per-request averages over the window between them: queue, compute input, compute infer,
 compute output (ms) and the batch sizes executed (a histogram of executions). `config()` is the
 model's batching / instance settings as the server states them (ModelConfig), when it answers.
-A server without these RPCs (UNIMPLEMENTED) or a kind without them gives None: the report then
+A server without these (UNIMPLEMENTED, 404) or a kind without them gives None: the report then
 shows client-side latency only and says so.
 """
 
 from __future__ import annotations
 
-import grpc
 from google.protobuf.json_format import MessageToDict
-
-from protos import grpc_predict_v2_pb2 as pb
-from protos import grpc_predict_v2_pb2_grpc as pb_grpc
 
 from ..targets import Target, kind_of
 
@@ -22,22 +20,12 @@ TIMEOUT_S = 5.0
 PHASES = ("queue", "compute_input", "compute_infer", "compute_output")
 
 
-def _stub(target: Target):
-    channel = grpc.insecure_channel(target.address)
-    return channel, pb_grpc.GRPCInferenceServiceStub(channel)
-
-
 def snapshot(target: Target, model: str, version: str = "") -> dict | None:
-    if not kind_of(target).reports_server_time:
+    kind = kind_of(target)
+    if not kind.reports_server_time:
         return None
-    channel, stub = _stub(target)
-    try:
-        answer = stub.ModelStatistics(pb.ModelStatisticsRequest(name=model, version=version), timeout=TIMEOUT_S)
-    except grpc.RpcError:
-        return None
-    finally:
-        channel.close()
-    if not answer.model_stats:
+    answer = kind.statistics(target, model, version, TIMEOUT_S)
+    if answer is None or not answer.model_stats:
         return None
     s = answer.model_stats[0]
     st = s.inference_stats
@@ -48,16 +36,11 @@ def snapshot(target: Target, model: str, version: str = "") -> dict | None:
 
 
 def config(target: Target, model: str, version: str = "") -> dict | None:
-    if not kind_of(target).reports_server_time:
+    kind = kind_of(target)
+    if not kind.reports_server_time:
         return None
-    channel, stub = _stub(target)
-    try:
-        answer = stub.ModelConfig(pb.ModelConfigRequest(name=model, version=version), timeout=TIMEOUT_S)
-    except (grpc.RpcError, AttributeError):
-        return None
-    finally:
-        channel.close()
-    return MessageToDict(answer.config, preserving_proto_field_name=True)
+    answer = kind.model_config(target, model, version, TIMEOUT_S)
+    return None if answer is None else MessageToDict(answer, preserving_proto_field_name=True)
 
 
 def split(before: dict | None, after: dict | None) -> dict | None:

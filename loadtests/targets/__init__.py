@@ -1,6 +1,7 @@
 """The one registry of target kinds: a URL scheme -> how to talk to that server.
 
     grpc://HOST:PORT          any OIP v2 gRPC server (the default when no scheme is given)
+    http://HOST:PORT          any OIP v2 REST server (?encoding=json|binary)
     torchserve://HOST:PORT    TorchServe's gRPC inference API (?model=NAME&encoding=json|npy)
     tfserving://HOST:PORT     TF Serving's PredictionService (?signature=NAME&model=NAME)
 
@@ -16,10 +17,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .base import Caller, CallError, Kind, Target, TargetError
 from .oip import OipKind
+from .rest import RestKind
 from .tfserving import TfServingKind
 from .torchserve import TorchServeKind
 
-KINDS: dict[str, Kind] = {k.scheme: k for k in (OipKind(), TorchServeKind(), TfServingKind())}
+KINDS: dict[str, Kind] = {k.scheme: k for k in (OipKind(), RestKind(), TorchServeKind(), TfServingKind())}
 DEFAULT_SCHEME = "grpc"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$")
 

@@ -2,10 +2,11 @@
 
 A target is `NAME=URL` on the command line; the URL's scheme picks its kind from the registry
 (`loadtests.targets`), its query carries the kind's own settings (`?model=...&encoding=...`).
-A kind knows three things: the model's signature, when its server can say it (`metadata`);
-how to send one request and read the answer (`open` -> Caller); and whether the server is alive
-(`Caller.live`). Everything else (inputs, answer checks, sampling, statistics, the report) is the
-same for every kind.
+A kind knows four things: the model's signature, when its server can say it (`metadata`);
+how to send one request and read the answer (`open` -> Caller); whether the server is alive
+(`Caller.live`); and, when the server keeps them, its statistics and model settings
+(`statistics`, `model_config`: where the server's time goes). Everything else (inputs, answer
+checks, sampling, statistics, the report) is the same for every kind.
 
 Errors: `TargetError` is a problem with a target found before any load (a one-line message naming
 the target and what to do); `CallError(code, message)` is one failed call under load, `code` a
@@ -21,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from client.messages import ModelMetadata
+from protos import grpc_predict_v2_pb2 as pb
 
 
 class TargetError(Exception):
@@ -82,7 +84,7 @@ class Kind(Protocol):
     scheme: str
     summary: str  # one line for --help
     params: Mapping[str, str]  # query parameter -> what it means (anything else is refused)
-    reports_server_time: bool  # answers OIP ModelStatistics (queue / compute split)
+    reports_server_time: bool  # may answer OIP ModelStatistics (queue / compute split)
 
     def check_params(self, params: Mapping[str, str]) -> None:
         """ValueError when a query parameter's value makes no sense."""
@@ -93,3 +95,11 @@ class Kind(Protocol):
 
     def open(self, target: Target, model: str, version: str, meta: ModelMetadata, deadline_s: float) -> Caller:
         """A caller for the model (gRPC channels are made here: after gevent is set up in Locust)."""
+
+    def statistics(self, target: Target, model: str, version: str,
+                   timeout: float) -> pb.ModelStatisticsResponse | None:
+        """The model's cumulative OIP statistics (`inference.ModelStatisticsResponse`), or None when
+        the server or the kind cannot say (see loadtests.run.server_time)."""
+
+    def model_config(self, target: Target, model: str, version: str, timeout: float) -> pb.ModelConfig | None:
+        """The model's settings as the server states them (`inference.ModelConfig`), or None."""

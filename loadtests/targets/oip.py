@@ -1,7 +1,7 @@
 """`grpc://HOST:PORT` (the default scheme): any Open Inference Protocol v2 gRPC server: Tandem's
 services, Triton, KServe, MLServer. Signature from ModelMetadata; one ModelInfer per request with
 raw tensor contents; liveness from ServerLive. These servers may also answer ModelStatistics and
-ModelConfig (see `loadtests.run.server_time`)."""
+ModelConfig (where the server's time goes: `loadtests.run.server_time`)."""
 
 from __future__ import annotations
 
@@ -89,3 +89,21 @@ class OipKind:
 
     def open(self, target: Target, model: str, version: str, meta: ModelMetadata, deadline_s: float) -> OipCaller:
         return OipCaller(target, model, version, deadline_s)
+
+    def statistics(self, target: Target, model: str, version: str, timeout: float) -> pb.ModelStatisticsResponse | None:
+        return _ask(target, "ModelStatistics", pb.ModelStatisticsRequest(name=model, version=version), timeout)
+
+    def model_config(self, target: Target, model: str, version: str, timeout: float) -> pb.ModelConfig | None:
+        answer = _ask(target, "ModelConfig", pb.ModelConfigRequest(name=model, version=version), timeout)
+        return None if answer is None else answer.config
+
+
+def _ask(target: Target, rpc: str, request, timeout: float):
+    """One RPC's answer, or None when the server does not answer it (UNIMPLEMENTED, down, ...)."""
+    channel = grpc.insecure_channel(target.address)
+    try:
+        return getattr(pb_grpc.GRPCInferenceServiceStub(channel), rpc)(request, timeout=timeout)
+    except grpc.RpcError:
+        return None
+    finally:
+        channel.close()

@@ -130,3 +130,9 @@ class TorchServeKind:
     def open(self, target: Target, model: str, version: str, meta: ModelMetadata,
              deadline_s: float) -> TorchServeCaller:
         return TorchServeCaller(target, model, version, meta, deadline_s)
+
+    def statistics(self, target: Target, model: str, version: str, timeout: float) -> None:
+        return None  # its API keeps no per-model statistics: the report shows client-side latency only
+
+    def model_config(self, target: Target, model: str, version: str, timeout: float) -> None:
+        return None

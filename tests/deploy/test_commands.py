@@ -291,13 +291,14 @@ def test_compare_job_and_every_step_it_runs(variant, tmp_path):
         assert ns.zoo == Path("/models") and ns.out == Path("/reports")
         ns.zoo, ns.out = zoo, tmp_path / "reports"
         steps = compare_job.plan(ns, compare_job.select_models(ns.models, ns.zoo))
-        assert [s.what for s in steps] == [f"{k} {m}" for m in MODELS for k in ("parity", "load")] + ["merged report"]
+        assert [s.what for s in steps] == [f"{k} {m}" for m in MODELS for k in ("parity", "behaviour parity", "load")
+                                           ] + ["merged report"]
         for step in steps:
             parser = client_parser() if step.module == "client" else loadtests_parser()
             parsed = parse(parser, list(step.argv), f"{label}: {step.what}")
             if parsed.command == "compare":
                 config = config_from_args(parsed)
-                config.parity = None  # written by the parity step at run time
+                config.parity = config.behaviour = None  # written by the parity steps at run time
                 config.validate()
     services = _services()
     for flag, target in (("--torch", "torch_service"), ("--tf", "tf_service")):

@@ -1,5 +1,5 @@
-"""The main job end to end on the smallest reference model: zoo build, both real services, parity,
-load on each, one report; and Ctrl-C stops the services it started."""
+"""The main job end to end on the smallest reference model: zoo build, both real services, numeric and
+behaviour parity, load on each, one report; and Ctrl-C stops the services it started."""
 
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ def test_main_job_builds_serves_checks_parity_and_reports(tmp_path):
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-4000:]
     assert "PASS: the two sides agree within tolerance" in out
-    assert re.search(r"digits-mlp\s+throughput\s+torch\s+pass\s+[\d.]+", out)
-    assert re.search(r"digits-mlp\s+throughput\s+tf\s+pass", out)
+    assert re.search(r"behaviour parity digits-mlp: (\d+) cases, \1 with the same status on torch and tf, 0 different, "
+                     r".*; PASS", out)
+    assert re.search(r"digits-mlp\s+throughput\s+torch\s+pass\s+pass \((\d+)/\1\)\s+[\d.]+", out)
+    assert re.search(r"digits-mlp\s+throughput\s+tf\s+pass\s+pass", out)
     [run_dir] = [p for p in tmp_path.iterdir() if p.is_dir()]
     report = json.loads((run_dir / "report.json").read_text())
     [model] = report["models"]
@@ -44,6 +46,11 @@ def test_main_job_builds_serves_checks_parity_and_reports(tmp_path):
     assert "<svg" in html and "digits-mlp" in html
     parity = json.loads((run_dir / "digits-mlp" / "parity.json").read_text())
     assert parity["passed"] is True
+    behaviour = model["behaviour"]  # the corpus of bad requests, beside numeric parity
+    assert behaviour["verdict"] == "pass" and behaviour["source"] == str(run_dir / "digits-mlp" / "behaviour.json")
+    assert behaviour["counts"]["cases"] >= 25 and behaviour["counts"]["different_status"] == 0
+    assert "Behaviour parity (bad requests)" in html
+    assert "### Behaviour parity: PASS" in (run_dir / "report.md").read_text()
     for pid in _pids(out):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 

@@ -66,12 +66,12 @@ def test_merge_and_load(tmp_path):
     merged = report.merge([a, b, again])
     assert [m["model"] for m in merged["models"]] == ["m1", "m2", "m1"]  # two runs of m1: both kept
     rows = summary.summary_rows(merged)
-    assert [(r["model"], r["target"], r["rps"], r["gpu"], r["parity"]) for r in rows] == [
-        ("m1", "torch", 10.0, "no GPU", "not run"), ("m2", "tf", 20.0, "no GPU", "not run"),
-        ("m1", "torch", 11.0, "no GPU", "not run")]
+    assert [(r["model"], r["target"], r["rps"], r["gpu"], r["parity"], r["behaviour"]) for r in rows] == [
+        ("m1", "torch", 10.0, "no GPU", "not run", "not run"), ("m2", "tf", 20.0, "no GPU", "not run", "not run"),
+        ("m1", "torch", 11.0, "no GPU", "not run", "not run")]
     table = summary.summary_table(merged)
-    assert table.splitlines()[0].split() == ["model", "scenario", "target", "parity", "req/s", "p50", "ms", "p99", "ms",
-                                             "CPU", "%", "GPU", "%", "status"]
+    assert table.splitlines()[0].split() == ["model", "scenario", "target", "parity", "behaviour", "req/s", "p50",
+                                             "ms", "p99", "ms", "CPU", "%", "GPU", "%", "status"]
     (tmp_path / "report.json").write_text(json.dumps(merged))
     assert report.load(tmp_path)["models"] == merged["models"]
     (tmp_path / "x.json").write_text(json.dumps({"schema": "something else"}))

@@ -85,6 +85,30 @@ def test_tfserving_without_the_model_is_refused(tf_stand_in, tmp_path):
     assert f"tfs (tfserving://{tf_stand_in}?model=nope) cannot describe model 'nope'" in proc.stderr
 
 
+def test_torchserve_handler_answers_each_request_its_own_rows(ts_address):
+    """The shipped handler (loadtests/targets/torchserve_handler.py) behind a real TorchServe that may
+    batch concurrent requests: each answer is exactly its own request's a + b and a - b."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from client.messages import ModelMetadata, TensorSpec
+
+    target = parse_target(f"ts=torchserve://{ts_address}")
+    inputs, outputs = ([TensorSpec(n, "FP32", (-1, 16)) for n in names] for names in (("INPUT0", "INPUT1"),
+                                                                                       ("OUTPUT0", "OUTPUT1")))
+    meta = ModelMetadata("add_sub", ("1",), "", tuple(inputs), tuple(outputs))
+    caller = kind_of(target).open(target, "add_sub", "", meta, 30)
+    try:
+        pairs = [_pair(rows, seed) for seed, rows in enumerate((1, 2, 3, 1, 4, 2, 1, 3))]
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda x: caller.decode(caller.call(caller.encode(x), 30)[0]), pairs))
+        for x, out in zip(pairs, answers):
+            np.testing.assert_allclose(out["OUTPUT0"], x["INPUT0"] + x["INPUT1"], rtol=1e-6)
+            np.testing.assert_allclose(out["OUTPUT1"], x["INPUT0"] - x["INPUT1"], rtol=1e-6)
+        assert caller.live(5) is True
+    finally:
+        caller.close()
+
+
 def test_torchserve_target_in_a_comparison(ts_address, tmp_path):
     with echo_server() as echo:
         proc = _compare(tmp_path, f"echo=grpc://{echo.address}", f"ts=torchserve://{ts_address}?encoding=json")
