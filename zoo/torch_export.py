@@ -61,8 +61,10 @@ def model_config(model: ZooModel) -> dict:
     if batching is None:  # unbatched: every request runs on its own, whatever its number of rows
         settings = {"batchSize": 1, "maxBatchDelay": 0, "minWorkers": 1, "maxWorkers": 1, "maxQueueSize": 256}
     else:
+        delay_ms = batching.batch_timeout_micros / 1000.0
         settings = {"batchSize": batching.max_batch_size,
-                    "maxBatchDelay": batching.batch_timeout_micros / 1000.0,  # ms
+                    # stock TorchServe takes whole milliseconds only (it refuses 2.0 and falls back to 100)
+                    "maxBatchDelay": int(delay_ms) if delay_ms.is_integer() else delay_ms,
                     "minWorkers": batching.num_batch_threads, "maxWorkers": batching.num_batch_threads,
                     "maxQueueSize": batching.max_enqueued_batches * batching.max_batch_size}
     return {**settings, "responseTimeout": 120, "tensors": model.contract(), "properties": dict(model.properties)}
