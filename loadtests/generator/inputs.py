@@ -168,7 +168,8 @@ def save_request_set(pool: RequestPool, meta: ModelMetadata, path: str | Path) -
     arrays["__meta__"] = np.array(json.dumps(doc))
     path = Path(path)
     with path.open("wb") as f:
-        np.savez(f, **arrays)
+        # mypy matches **arrays against savez's allow_pickle: bool too; no key here is that name
+        np.savez(f, **arrays)  # type: ignore[arg-type]
     return path
 
 

@@ -20,8 +20,10 @@ from pathlib import Path
 import gevent
 from locust.runners import MasterRunner, WorkerRunner
 
+from client.messages import ModelMetadata
+
 from ..stats.samples import SampleStore, percentile_line, summarize
-from ..targets import kind_of, parse_url
+from ..targets import Target, kind_of, parse_url
 from . import options as opts
 from .inputs import RequestPool, build_pool, load_request_set
 
@@ -48,10 +50,12 @@ class LoadSession:
         self.options: opts.LoadOptions | None = None
         self.store = SampleStore()
         self.pool: RequestPool | None = None
-        self.target = None  # loadtests.targets.Target
-        self.meta = None  # the model's signature (client.messages.ModelMetadata)
+        self.target: Target | None = None
+        self.meta: ModelMetadata | None = None  # the model's signature
         self.info: dict = {}
-        self.started = self.measure_start = self.ended = None
+        self.started: float | None = None
+        self.measure_start: float | None = None
+        self.ended: float | None = None
         self.users_t: list[float] = []
         self.users_n: list[int] = []
         self.ramp: dict | None = None  # filled by the ramp shape
@@ -87,17 +91,18 @@ class LoadSession:
         """The requests (from the request set, or built from the target's signature) encoded for
         the target's kind (on processes that run users)."""
         o = self.load_options()
-        self.target = parse_url("target", o.target)
-        kind = kind_of(self.target)
+        self.target = target = parse_url("target", o.target)
+        kind = kind_of(target)
         if o.request_set:
             pool, meta = load_request_set(o.request_set)
         else:
-            meta = kind.metadata(self.target, o.model, o.model_version, min(o.deadline_s, 10.0))
-            if meta is None:
-                raise ValueError(f"{self.target.kind}:// states no signature: give --request-set (written by "
+            stated = kind.metadata(target, o.model, o.model_version, min(o.deadline_s, 10.0))
+            if stated is None:
+                raise ValueError(f"{target.kind}:// states no signature: give --request-set (written by "
                                  "`python -m loadtests compare`) to say what to send")
+            meta = stated
             pool = build_pool(meta, batch_size=o.batch_size, inputs=o.inputs, seed=o.seed, version=o.model_version)
-        caller = kind.open(self.target, o.model, o.model_version, meta, o.deadline_s)
+        caller = kind.open(target, o.model, o.model_version, meta, o.deadline_s)
         try:
             pool.encode(caller)
         finally:
@@ -119,6 +124,7 @@ class LoadSession:
             self.measure_start = self.started  # nothing was measured: the results say why (fatal)
             self._fail(f"cannot prepare the load test: {e}")
             return
+        assert self.options is not None  # prepare() and load_options() set it
         self.measure_start = self.started + self.options.warmup_s
         if isinstance(self.runner, WorkerRunner):
             self._spawn(self._send_loop)
@@ -156,6 +162,8 @@ class LoadSession:
     def _collector_loop(self) -> None:
         """Master/local: users over time, Locust's reset after the warm-up, the precise end."""
         o = self.options
+        # spawned by on_test_start once both are set
+        assert o is not None and self.measure_start is not None
         reset_done = o.warmup_s <= 0
         stop_at = self.measure_start + o.measure_s if o.measure_s > 0 else None
         while True:
@@ -244,6 +252,7 @@ class LoadSession:
 
     def result(self, end: float) -> dict:
         o = self.options
+        assert o is not None and self.measure_start is not None  # set by on_test_start
         start = min(self.measure_start, end)
         total = self.runner.stats.total
         users = [(t - start, n) for t, n in zip(self.users_t, self.users_n) if start <= t <= end]

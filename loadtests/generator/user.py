@@ -20,9 +20,10 @@ from locust import User, constant, task
 from locust.exception import StopUser
 
 from ..stats.samples import CHECK_FAILED, CHECK_NONE, CHECK_PASSED
-from ..targets import CallError, kind_of
+from ..targets import Caller, CallError, kind_of
 from .checks import WRONG_ANSWER, WrongAnswer, compare
-from .session import session_of
+from .options import LoadOptions
+from .session import LoadSession, session_of
 
 _gevent_ready = False
 
@@ -44,10 +45,16 @@ class TargetUser(User):
     abstract = True
     wait_time = constant(0)
 
+    _session: LoadSession
+    _options: LoadOptions
+    _caller: Caller | None  # from on_start to on_stop
+
     def on_start(self) -> None:
         session = session_of(self.environment)
         if session.pool is None or not len(session.pool):
             raise StopUser()  # preparing the test failed; the session has said why and is quitting
+        # prepare() set the options, the target and the signature before the pool
+        assert session.options is not None and session.target is not None and session.meta is not None
         self._session = session
         self._options = o = session.options
         target = session.target
@@ -65,12 +72,13 @@ class TargetUser(User):
 
     @task
     def infer(self) -> None:
-        pool, o = self._session.pool, self._options
+        pool, o, caller = self._session.pool, self._options, self._caller
+        assert pool is not None and caller is not None  # on_start checked the pool and opened the caller
         index = self._next
         self._next = (index + 1) % len(pool)
         start = time.perf_counter()
         try:
-            response, length = self._caller.call(pool.requests[index], o.deadline_s)
+            response, length = caller.call(pool.requests[index], o.deadline_s)
         except CallError as e:
             ms = (time.perf_counter() - start) * 1000.0
             self._report(ms, 0, e, (e.code, e.message))
@@ -80,12 +88,13 @@ class TargetUser(User):
         self._report(ms, length, exception, error, check)
 
     def _check(self, index: int, response):
-        pool, o = self._session.pool, self._options
+        pool, o, caller = self._session.pool, self._options, self._caller
+        assert pool is not None and caller is not None  # on_start checked the pool and opened the caller
         reference = pool.references[index]
         if o.check_rate <= 0 or (reference is not None and self._rng.random() >= o.check_rate):
             return CHECK_NONE, None, None
         try:
-            outputs = self._caller.decode(response)
+            outputs = caller.decode(response)
         except CallError as e:
             return CHECK_FAILED, e, (e.code, e.message)
         if reference is None:  # the first answer to this request becomes its reference

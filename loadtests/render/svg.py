@@ -150,7 +150,8 @@ def line_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: s
     f = _Frame(x_range, (yticks[0], yticks[-1]), log_x)
     out = _open(title) + _axes(f, xticks, yticks, x_label, y_label)
     for s in series:
-        runs, run = [], []
+        runs: list[list[str]] = []
+        run: list[str] = []
         for x, y in zip(s.xs, s.ys):
             if y is None or x is None or (log_x and x <= 0):
                 if run:

@@ -37,6 +37,7 @@ class LocalService:
                                                     log_path=self.log_path).spawn()
 
     def wait_listening(self, deadline: float) -> str:
+        assert self.process is not None, "start() first"
         try:
             return self.process.wait_ready(max(0.0, deadline - time.monotonic()))
         except LaunchError as e:
@@ -44,6 +45,7 @@ class LocalService:
 
     def wait_models(self, models: list[str], deadline: float) -> None:
         """Poll until the server and every model are ready (the models load in the background)."""
+        assert self.process is not None and self.process.proc is not None, "start() first"
         missing = list(models)
         with InferenceClient(self.address, timeout=5, max_attempts=1) as c:
             while True:

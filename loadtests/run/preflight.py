@@ -11,6 +11,7 @@ one line naming the target and what to do; nothing has been loaded.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import psutil
 
@@ -115,6 +116,7 @@ def prepare(targets: list[Target], *, model: str, version: str, batch_size: int,
     """(pool, signature, request set path) after every check passed."""
     meta = check_targets(targets, model, version)
     pool = build_requests(meta, batch_size=batch_size, inputs=inputs, seed=seed, version=version)
+    meta = cast(ModelMetadata, meta)  # build_requests refused None with a PreflightError
     trial(targets, pool, meta, model, version)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

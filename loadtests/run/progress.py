@@ -21,7 +21,7 @@ class Progress:
         self.stream = stream or sys.stderr
         self.enabled = enabled
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self._last_phase = None
+        self._last_phase: str | None = None
         self._last_print = 0.0
         self._width = 0
 

@@ -137,6 +137,9 @@ class GpuProbe:
         nvml, out = self.nvml, []
         for device in self.devices:
             handle = device["handle"]
+            util: float | None
+            used: float | None
+            power: float | None
             try:
                 util = float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu)
                 used = nvml.nvmlDeviceGetMemoryInfo(handle).used / MB

@@ -9,6 +9,8 @@ are sums; the CDF pools every round; the timeline, users and resources are the m
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from . import seconds
@@ -25,7 +27,7 @@ def _median(values) -> float | None:
     return round(float(np.median(v)), 3) if v else None
 
 
-def pooled_cdf(records: list[dict], points: int = 200) -> list[list[float]]:
+def pooled_cdf(records: Iterable[dict | None], points: int = 200) -> list[list[float]]:
     hist = np.zeros(seconds.BUCKETS)
     for rec in records:
         if rec and rec.get("hist"):

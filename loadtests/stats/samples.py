@@ -118,7 +118,7 @@ def latency_summary(ms: np.ndarray) -> dict:
     return out
 
 
-def cdf(ms: np.ndarray, points: int = CDF_POINTS) -> list[list[float]]:
+def cdf(ms: np.ndarray, points: int = CDF_POINTS) -> list[list[float | None]]:
     """[[latency_ms, fraction <= it], ...]: dense in the tail, where the interesting part is."""
     if not ms.size:
         return []
