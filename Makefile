@@ -74,7 +74,7 @@ protos-check: $(STAMP)
 clean:
 	rm -rf $(VENV) .pytest_cache
 
-bench: $(STAMP)
+bench: $(STAMP) tools
 	$(PY) -m bench $(ARGS)
 
 # The main job: zoo, both services, parity and load for every model, one report (ARGS=... for options,

@@ -1,14 +1,22 @@
 """The bare baseline: a grpc.aio unary echo server on the OIP v2 ModelInfer method name, no
-(de)serialisation, no interceptors, no model. A service's ratio against it is its own overhead."""
+(de)serialisation, no interceptors, no model. A service's ratio against it is its own overhead.
+
+ModelInfer answers the request's bytes as they came (an InferInputTensor parses as an
+InferOutputTensor: the same field numbers). So that perf_analyzer can drive it like the service it
+stands beside, `--mirror ADDRESS` copies that service's ServerMetadata, ModelMetadata, ModelConfig
+and ModelStatistics answers once at start (the raw bytes) and serves them for every model name;
+ServerLive/ServerReady/ModelReady answer true."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import grpc
 
-METHOD = "/inference.GRPCInferenceService/ModelInfer"
+SERVICE = "inference.GRPCInferenceService"
+METHOD = f"/{SERVICE}/ModelInfer"
+MAX_MESSAGE = 64 << 20
+_TRUE = b"\x08\x01"  # ServerLive/ServerReady/ModelReady response: field 1 (bool) = true
 
 
 def _identity(data: bytes) -> bytes:
@@ -19,66 +27,79 @@ async def _echo(request: bytes, context) -> bytes:
     return request
 
 
-class EchoServer:
-    """`with EchoServer() as address:` — serves on 127.0.0.1, on a thread with its own loop."""
+def _constant(answer: bytes):
+    async def handler(request: bytes, context) -> bytes:
+        return answer
+    return grpc.unary_unary_rpc_method_handler(handler, request_deserializer=_identity,
+                                               response_serializer=_identity)
 
-    def __init__(self, max_message_bytes: int = 64 * 1024 * 1024):
-        self._max = max_message_bytes
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="echo", daemon=True)
-        self._server = None
-        self.address = ""
 
-    async def _start(self) -> None:
-        handler = grpc.method_handlers_generic_handler("inference.GRPCInferenceService", {
-            "ModelInfer": grpc.unary_unary_rpc_method_handler(
-                _echo, request_deserializer=_identity, response_serializer=_identity),
-        })
-        self._server = grpc.aio.server(options=[("grpc.max_receive_message_length", self._max),
-                                                ("grpc.max_send_message_length", self._max)])
-        self._server.add_generic_rpc_handlers((handler,))
-        port = self._server.add_insecure_port("127.0.0.1:0")
-        await self._server.start()
-        self.address = f"127.0.0.1:{port}"
+async def mirror(address: str, model: str) -> dict[str, bytes]:
+    """The raw ServerMetadata, ModelMetadata, ModelConfig and ModelStatistics answers (of `model`) at
+    `address`: the statistics stay as they were at start, so perf_analyzer's server-side columns read
+    zero for the echo."""
+    from protos import grpc_predict_v2_pb2 as pb
 
-    def __enter__(self) -> str:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
-        return self.address
+    answers = {}
+    async with grpc.aio.insecure_channel(address) as channel:
+        for method, request in (("ServerMetadata", pb.ServerMetadataRequest()),
+                                ("ModelMetadata", pb.ModelMetadataRequest(name=model)),
+                                ("ModelConfig", pb.ModelConfigRequest(name=model)),
+                                ("ModelStatistics", pb.ModelStatisticsRequest(name=model))):
+            call = channel.unary_unary(f"/{SERVICE}/{method}", request_serializer=None, response_deserializer=None)
+            answers[method] = await call(request.SerializeToString(), timeout=30)
+    return answers
 
-    def __exit__(self, *exc) -> None:
-        asyncio.run_coroutine_threadsafe(self._server.stop(0), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._loop.close()
+
+def handlers(mirrored: dict[str, bytes] | None = None) -> grpc.GenericRpcHandler:
+    methods = {"ModelInfer": grpc.unary_unary_rpc_method_handler(
+        _echo, request_deserializer=_identity, response_serializer=_identity)}
+    if mirrored:
+        methods.update({name: _constant(answer) for name, answer in mirrored.items()})
+        methods.update({name: _constant(_TRUE) for name in ("ServerLive", "ServerReady", "ModelReady")})
+    return grpc.method_handlers_generic_handler(SERVICE, methods)
+
+
+async def start(port: int = 0, mirrored: dict[str, bytes] | None = None) -> tuple[grpc.aio.Server, str]:
+    """A started echo server on 127.0.0.1 and its address."""
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", MAX_MESSAGE),
+                                      ("grpc.max_send_message_length", MAX_MESSAGE)])
+    server.add_generic_rpc_handlers((handlers(mirrored),))
+    bound = server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    return server, f"127.0.0.1:{bound}"
+
+
+async def serve(port: int = 0, mirrored: dict[str, bytes] | None = None, started=None) -> None:
+    """Serve until SIGTERM or SIGINT; `started(address)` is called once listening."""
+    import signal
+
+    server, address = await start(port, mirrored)
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    if started:
+        started(address)
+    await stop.wait()
+    await server.stop(0)
 
 
 def main(argv=None) -> int:
-    """`python -m bench.echo [--port N]`: run the echo server in its own process until killed."""
+    """`python -m bench.echo [--port N] [--mirror ADDRESS --model NAME]`: the echo server in its own
+    process until SIGTERM; prints `READY host:port` once listening."""
     import argparse
-    import signal
 
     parser = argparse.ArgumentParser(prog="python -m bench.echo", description=main.__doc__)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--mirror", default="", help="copy ModelMetadata/ModelConfig from this OIP server")
+    parser.add_argument("--model", default="", help="the model whose answers --mirror copies")
     args = parser.parse_args(argv)
 
-    async def serve():
-        handler = grpc.method_handlers_generic_handler("inference.GRPCInferenceService", {
-            "ModelInfer": grpc.unary_unary_rpc_method_handler(
-                _echo, request_deserializer=_identity, response_serializer=_identity)})
-        server = grpc.aio.server(options=[("grpc.max_receive_message_length", 64 << 20),
-                                          ("grpc.max_send_message_length", 64 << 20)])
-        server.add_generic_rpc_handlers((handler,))
-        port = server.add_insecure_port(f"127.0.0.1:{args.port}")
-        await server.start()
-        print(f"READY 127.0.0.1:{port}", flush=True)
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-        await stop.wait()
-        await server.stop(0)
+    async def run():
+        mirrored = await mirror(args.mirror, args.model) if args.mirror else None
+        await serve(args.port, mirrored, lambda address: print(f"READY {address}", flush=True))
 
-    asyncio.run(serve())
+    asyncio.run(run())
     return 0
 
 

@@ -1,34 +1,32 @@
-"""torch_service speed (issue 3): ratios measured side by side in one run.
+"""torch_service speed (issues 3 and 14): ratios measured side by side in one run.
 
-- MLP 64-256-256-10 (FP32, one row per request): requests/s with 16 concurrent asyncio clients vs
-  a bare grpc.aio echo server carrying the same request bytes (target >= 0.8x), and p50 latency at
+- MLP 64-256-256-10 (FP32, one row per request): requests/s with 16 concurrent requests vs a bare
+  grpc.aio echo server carrying the same request bytes (target >= 0.8x), and p50 latency at
   concurrency 1 (target <= 1.3x).
 - ResNet-18-shaped CNN (torchvision's layer structure, built here with torch.nn) at 224x224, one
-  image per request: images/s through the service with 8 concurrent clients vs the in-process
-  batched forward (batch 8) of the same torch.export program (target >= 0.9x), once with the
-  service's own torch thread count (the cost of serving) and once with torch's default count.
+  image per request: images/s through the service with 8 concurrent requests vs the in-process
+  batched forward (batch 8) of the same torch.export program (target >= 0.9x), with the service's
+  own torch thread count (the cost of serving) and, where it differs, torch's default count.
 
 The service runs as its real command line (`python -m torch_service`) and the echo as
-`python -m bench.echo`, each in its own process, so server and client do not share a GIL.
-Rounds alternate subject and baseline; each ratio is the median over the rounds.
+`python -m bench.echo` (answering the service's ModelMetadata/ModelConfig), each in its own process;
+the load comes from perf_analyzer (bench/loadgen.py). Rounds alternate subject and baseline; each
+ratio is the median over the rounds.
 """
 
 from __future__ import annotations
 
-import statistics
 import sys
-import tempfile
 from pathlib import Path
 
-import numpy as np
-
-from client.messages import infer_request
-
 from . import harness
-from .harness import Row, server_process
+from .harness import Row, Settings, server_process
+from .loadgen import Model, OipLoad
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SUITE = "torch"
+MLP = Model("mlp", "x", (1, 64))
+RESNET = Model("resnet18", "images", (1, 3, 224, 224))
 
 
 # ------------------------------------------------------------------ models
@@ -94,68 +92,91 @@ def _tensors(inputs, outputs) -> dict:
     return {"inputs": specs(inputs), "outputs": specs(outputs)}
 
 
-def build_store(root: Path) -> tuple[Path, Path]:
-    """A model store with `mlp` (TorchScript: the lowest per-call overhead for a tiny model) and
-    `resnet18` (torch.export .pt2). Returns (store, resnet .pt2 path for the in-process baseline)."""
+def save_mlp(src: Path) -> Path:
+    """The MLP as TorchScript (the lowest per-call overhead for a tiny model): src/mlp.pt."""
+    import torch
+
+    src.mkdir(parents=True, exist_ok=True)
+    torch.jit.script(_mlp()).save(str(src / "mlp.pt"))
+    return src / "mlp.pt"
+
+
+def add_mlp(store: Path, name: str, model_file: Path, batch: int, delay_ms: int) -> None:
+    """`name`.mar in `store`: the TorchScript MLP, batching up to `batch` rows or `delay_ms`."""
+    from torch_service.archive import build_archive
+
+    build_archive(store / f"{name}.mar", model_name=name, version="1", serialized_file=model_file, config={
+        "batchSize": batch, "maxBatchDelay": delay_ms, "minWorkers": 1,
+        "tensors": _tensors([("x", (-1, 64))], [("y", (-1, 10))])})
+
+
+def build_store(root: Path, resnet: bool = True) -> tuple[Path, Path]:
+    """A model store with `mlp` (TorchScript, batch 16 / 2 ms) and `resnet18` (torch.export .pt2).
+    Returns (store, resnet .pt2 path for the in-process baseline)."""
     import torch
 
     from torch_service.archive import build_archive
 
     src, store = root / "src", root / "store"
-    src.mkdir(parents=True)
-    torch.jit.script(_mlp()).save(str(src / "mlp.pt"))
-    build_archive(store / "mlp.mar", model_name="mlp", version="1", serialized_file=src / "mlp.pt", config={
-        "batchSize": 16, "maxBatchDelay": 2, "minWorkers": 1,
-        "tensors": _tensors([("x", (-1, 64))], [("y", (-1, 10))])})
-    batch = torch.export.Dim("batch", min=1, max=64)
-    program = torch.export.export(_resnet18(), (torch.zeros(2, 3, 224, 224),), dynamic_shapes=({0: batch},))
-    torch.export.save(program, str(src / "resnet18.pt2"))
-    build_archive(store / "resnet18.mar", model_name="resnet18", version="1", serialized_file=src / "resnet18.pt2",
-                  compress=False, config={
-                      "batchSize": 8, "maxBatchDelay": 20, "minWorkers": 1,
-                      "tensors": _tensors([("images", (-1, 3, 224, 224))], [("logits", (-1, 1000))])})
+    add_mlp(store, "mlp", save_mlp(src), 16, 2)
+    if resnet:
+        batch = torch.export.Dim("batch", min=1, max=64)
+        program = torch.export.export(_resnet18(), (torch.zeros(2, 3, 224, 224),), dynamic_shapes=({0: batch},))
+        torch.export.save(program, str(src / "resnet18.pt2"))
+        build_archive(store / "resnet18.mar", model_name="resnet18", version="1",
+                      serialized_file=src / "resnet18.pt2", compress=False, config={
+                          "batchSize": 8, "maxBatchDelay": 20, "minWorkers": 1,
+                          "tensors": _tensors([("images", (-1, 3, 224, 224))], [("logits", (-1, 1000))])})
     return store, src / "resnet18.pt2"
 
 
 # ------------------------------------------------------------------ processes
 
-def _process(cmd: list[str], log: Path, timeout: float = 120.0):
-    return server_process(cmd, log, timeout)
+def service(settings: Settings, store: Path, models: str, name: str, *extra: str):
+    """torch_service serving `models` from `store` (under the profiler when `--profile` uses cProfile)."""
+    cmd = [sys.executable, "-m", "torch_service", "--model-store", str(store), "--models", models,
+           "--port", "0", "--metrics-port", "-1", "--log-level", "WARNING", *extra]
+    return server_process(settings.wrap(cmd, name), settings.workdir / f"{name}.log", 120.0, name="torch_service")
 
 
-def _service(store: Path, model: str, log: Path, *extra: str):
-    return _process([sys.executable, "-m", "torch_service", "--model-store", str(store), "--models", model,
-                     "--port", "0", "--metrics-port", "-1", "--log-level", "WARNING", *extra], log)
+def echo(settings: Settings, mirror: harness.Server, model: str, name: str = "echo"):
+    """The bare grpc.aio echo, answering `mirror`'s ModelMetadata/ModelConfig for `model`."""
+    return server_process([sys.executable, "-m", "bench.echo", "--mirror", mirror.address, "--model", model],
+                          settings.workdir / f"{name}.log", 60.0, name="grpc.aio echo")
 
 
 # ------------------------------------------------------------------ measurements
 
-def _mlp_rows(store: Path, tmp: Path, rounds: int, duration: float) -> list[Row]:
-    request = infer_request("mlp", {"x": np.random.default_rng(0).standard_normal((1, 64)).astype(np.float32)})
+def _mlp_rows(settings: Settings, store: Path) -> list[Row]:
+    load, secs = OipLoad(settings.workdir), settings.mlp_s
     # a tiny model gains nothing from intra-op threads: one, as a deployment of such a model would run
-    with _service(store, "mlp", tmp / "mlp.log", "--torch-threads", "1") as svc, \
-            _process([sys.executable, "-m", "bench.echo"], tmp / "echo.log") as echo:
-        rps = harness.median_of(rounds, lambda: (harness.measure(svc, request, 16, duration).rps,
-                                                 harness.measure(echo, request, 16, duration).rps))
-        p50 = harness.median_of(rounds, lambda: (harness.measure(svc, request, 1, duration).p50_ms,
-                                                 harness.measure(echo, request, 1, duration).p50_ms))
+    with service(settings, store, "mlp", "torch-mlp", "--torch-threads", "1") as svc, \
+            echo(settings, svc, "mlp") as bare:
+        load.warm(svc, MLP, 16)
+        load.warm(bare, MLP, 16)
+        many = harness.compare(settings, svc, "torch-mlp-16", lambda: load.run(svc, MLP, 16, secs),
+                               lambda: load.run(bare, MLP, 16, secs))
+        one = harness.compare(settings, svc, "torch-mlp-1", lambda: load.run(svc, MLP, 1, secs),
+                              lambda: load.run(bare, MLP, 1, secs))
     what = "MLP 64-256-256-10"
-    return [Row(SUITE, f"{what}, 16 clients", "torch_service", rps[0], "grpc.aio echo", rps[1], "req/s", ">= 0.8"),
-            Row(SUITE, f"{what}, p50 at 1 client", "torch_service", p50[0], "grpc.aio echo", p50[1], "ms", "<= 1.3",
-                higher_is_better=False)]
+    return [Row(SUITE, f"{what}, 16 concurrent", "torch_service", "grpc.aio echo", "req/s", ">= 0.8",
+                many[0].rps, many[1].rps, load.name, *many, profile="torch-mlp-16"),
+            Row(SUITE, f"{what}, p50 at 1 concurrent", "torch_service", "grpc.aio echo", "ms", "<= 1.3",
+                one[0].p50_ms, one[1].p50_ms, load.name, *one, profile="torch-mlp-1",
+                per_request="decode, hand-offs to and from the batcher, forward, encode")]
 
 
-def _resnet_rows(store: Path, program: Path, tmp: Path, rounds: int, duration: float) -> list[Row]:
+def _resnet_rows(settings: Settings, store: Path, program: Path) -> list[Row]:
     """Service vs the in-process forward with the service's own torch thread count (what serving
-    costs), and vs torch's default thread count (what a user running the model by hand gets)."""
+    costs), and vs torch's default thread count (what a user running the model by hand gets) where
+    the two counts differ."""
     import torch
 
     from torch_service.devices import ThreadBudget
 
-    image = np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)
-    request = infer_request("resnet18", {"images": image})
+    load, n, secs = OipLoad(settings.workdir), settings.rounds, settings.cnn_s
     module = torch.export.load(str(program)).module()
-    batch = torch.from_numpy(np.repeat(image, 8, axis=0))
+    batch = torch.zeros(8, 3, 224, 224)
     default_threads = torch.get_num_threads()
     service_threads = ThreadBudget().threads_for(1)  # what the service picks for one worker here
 
@@ -165,35 +186,31 @@ def _resnet_rows(store: Path, program: Path, tmp: Path, rounds: int, duration: f
                 module(batch)
         torch.set_num_threads(threads)
         try:
-            return harness.in_process(forward, duration, items_per_call=8).items_per_s
+            return harness.in_process(forward, secs, items_per_call=8)
         finally:
             torch.set_num_threads(default_threads)
 
     served, same, default = [], [], []
-    with _service(store, "resnet18", tmp / "resnet.log") as svc:
-        harness.measure(svc, request, 8, duration, warmup_s=1.0)  # first batches of each size are slow
-        for _ in range(rounds):
-            served.append(harness.measure(svc, request, 8, duration, warmup_s=1.0).items_per_s)
-            same.append(forward_with(service_threads))
-            default.append(forward_with(default_threads))
-    what = "ResNet-18 224x224, 8 clients"
-    return [Row(SUITE, what, "torch_service", statistics.median(served),
-                f"in-process forward (batch 8, {service_threads} threads)", statistics.median(same), "images/s",
-                ">= 0.9"),
-            Row(SUITE, what, "torch_service", statistics.median(served),
-                f"in-process forward (batch 8, torch default {default_threads} threads)", statistics.median(default),
-                "images/s", ">= 0.9")]
+    with service(settings, store, "resnet18", "torch-resnet") as svc:
+        load.warm(svc, RESNET, 8, secs, requests_per_window=8)  # the first batches of each size are slow
+        with settings.attach(svc, "torch-resnet"):
+            for _ in range(n):
+                served.append(load.run(svc, RESNET, 8, secs, requests_per_window=settings.cnn_requests))
+                same.append(forward_with(service_threads))
+                if default_threads != service_threads:
+                    default.append(forward_with(default_threads))
+    s, b1 = harness.summarise(served), harness.summarise(same)
+    what = "ResNet-18 224x224, 8 concurrent"
+    rows = [Row(SUITE, what, "torch_service", f"in-process forward (batch 8, {service_threads} threads)",
+                "images/s", ">= 0.9", s.items_per_s, b1.items_per_s, load.name, s, b1, profile="torch-resnet")]
+    if default:
+        b2 = harness.summarise(default)
+        rows.append(Row(SUITE, what, "torch_service", f"in-process forward (batch 8, torch default {default_threads} "
+                        "threads)", "images/s", ">= 0.9", s.items_per_s, b2.items_per_s, load.name, s, b2,
+                        profile="torch-resnet"))
+    return rows
 
 
-def run(quick: bool) -> list[Row]:
-    rounds, mlp_s, cnn_s = (3, 1.0, 4.0) if quick else (5, 3.0, 8.0)
-    with tempfile.TemporaryDirectory(prefix="torch-bench-") as d:
-        tmp = Path(d)
-        store, program = build_store(tmp)
-        return _mlp_rows(store, tmp, rounds, mlp_s) + _resnet_rows(store, program, tmp, rounds, cnn_s)
-
-
-if __name__ == "__main__":
-    from .__main__ import render
-
-    print(render(run("--quick" in sys.argv)))
+def run(settings: Settings) -> list[Row]:
+    store, program = build_store(settings.workdir / "torch")
+    return _mlp_rows(settings, store) + _resnet_rows(settings, store, program)
