@@ -229,3 +229,17 @@ def decode_tensors(tensors, raw_contents: Sequence[bytes], *, kind: str = "input
         else:
             out[msg.name] = _decode_typed(label, dt, shape, msg)
     return out
+
+
+def json_values(datatype: str, array: np.ndarray) -> list | None:
+    """A tensor's flat values as OIP v2 REST's JSON `data` carries them: BYTES as UTF-8 strings,
+    FP16/BF16 as JSON numbers; None when JSON cannot carry it (BYTES that are not UTF-8: send binary)."""
+    flat = array.reshape(-1)
+    if datatype == "BYTES":
+        try:
+            return [e.decode("utf-8") if isinstance(e, bytes) else str(e) for e in flat.tolist()]
+        except UnicodeDecodeError:
+            return None
+    if datatypes.lookup(datatype).contents_field is None:  # FP16, BF16: no typed field, numbers in JSON
+        flat = flat.astype(np.float32)
+    return flat.tolist()

@@ -43,6 +43,7 @@ class ChildProcess:
             log.debug("[%s] %s", self.name, text)
 
     async def wait(self) -> int:
+        assert self.proc is not None, "wait() before start()"
         code = await self.proc.wait()
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)
@@ -54,12 +55,14 @@ class ChildProcess:
     async def stop(self, timeout: float = 10.0) -> None:
         if not self.running():
             return
-        self.proc.send_signal(signal.SIGTERM)
+        proc = self.proc
+        assert proc is not None  # running() implies a started process
+        proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(self.proc.wait(), timeout)
+            await asyncio.wait_for(proc.wait(), timeout)
         except (asyncio.TimeoutError, TimeoutError):
             log.warning("%s did not stop within %.0fs of SIGTERM; killing it", self.name, timeout)
-            self.proc.kill()
-            await self.proc.wait()
+            proc.kill()
+            await proc.wait()
         if self._reader is not None:
             await asyncio.gather(self._reader, return_exceptions=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from client.codec import shape_str
 from client.messages import TensorSpec
@@ -86,7 +87,7 @@ def _renamed(kind: str, entries: tuple[TensorEntry, ...], sig: dict[str, _SigTen
         if e.datatype != t.datatype:
             raise ContractError(f"model.yaml {kind} '{e.name}' declares {e.datatype} but signature key "
                                 f"'{e.key}' is {t.datatype}")
-        if not _narrows(e.shape, t.shape):
+        if t.shape is not None and not _narrows(e.shape, t.shape):  # unknown rank: anything narrows it
             raise ContractError(f"model.yaml {kind} '{e.name}' declares shape {shape_str(e.shape)} but "
                                 f"signature key '{e.key}' has shape {shape_str(t.shape)}")
         specs.append(TensorSpec(e.name, e.datatype, e.shape))
@@ -109,7 +110,7 @@ def _own(kind: str, sig: dict[str, _SigTensor]) -> tuple[tuple[TensorSpec, ...],
     return tuple(specs), {t.key: t.key for t in sig.values()}
 
 
-def build_contract(signature_defs: Mapping[str, object], config: ModelConfig) -> Contract:
+def build_contract(signature_defs: Mapping[str, Any], config: ModelConfig) -> Contract:
     """The contract for `config.signature` of a SignatureDef map (name -> SignatureDef message)."""
     name = config.signature
     if name not in signature_defs:

@@ -145,6 +145,8 @@ class EmbeddedLoader(Loader):
 class EmbeddedBackend(RepositoryBackend):
     """RepositoryBackend over the embedded loader, plus the base-path poll for hot (un)loading."""
 
+    loader: EmbeddedLoader
+
     def __init__(self, base_path: Path, *, metrics=None, poll_s: float = 2.0, models=None,
                  drain_timeout: float = 30.0):
         self.store = ModelStore(base_path)

@@ -141,6 +141,7 @@ class ManagedBackend(TFServingBackend):
         # Loading can take minutes, before the server's own signal handlers exist: a SIGTERM or
         # SIGINT meanwhile cancels the start-up, and the child is stopped, not orphaned.
         loop, task, installed = asyncio.get_running_loop(), asyncio.current_task(), []
+        assert task is not None  # a coroutine runs inside its task
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 loop.add_signal_handler(sig, task.cancel)
@@ -174,6 +175,7 @@ class ManagedBackend(TFServingBackend):
                 self._write_model_config(self.configured())  # the next start boots only what loads
             return
         if not self.child.running() and not boot_empty and not self._stopping:
+            assert self.child.proc is not None  # started above
             log.warning("TF Serving exited while loading its models (exit %s):\n%s\nstarting it with no models "
                         "and loading them by a config reload", self.child.proc.returncode, self.child.last_output())
             await self._launch(boot_empty=True)

@@ -49,21 +49,25 @@ def from_tensor_proto(proto, label: str) -> np.ndarray:
     shape = tuple(int(d.size) for d in proto.tensor_shape.dim)
     count = math.prod(shape)
     dt = DATATYPES[datatype]
+    wire = dt.dtype  # little-endian; None only for BYTES
     if datatype != "BYTES" and proto.tensor_content:
+        assert wire is not None
         content = proto.tensor_content
         if len(content) != count * dt.size:
             raise TensorProtoError(f"{label}: tensor_content holds {len(content)} bytes, expected "
                                    f"{count * dt.size} for {datatype} {list(shape)}")
-        array = np.frombuffer(content, dtype=dt.dtype)
-        return (array if dt.dtype.isnative else array.astype(dt.dtype.newbyteorder("="))).reshape(shape)
+        array = np.frombuffer(content, dtype=wire)
+        return (array if wire.isnative else array.astype(wire.newbyteorder("="))).reshape(shape)
     values = getattr(proto, _VAL_FIELD[datatype])
     if datatype == "BYTES":
         flat = np.empty(len(values), dtype=object)
         flat[:] = list(values)
-    elif datatype in ("FP16", "BF16"):  # bit patterns stored in an int32 field
-        flat = np.asarray(values, dtype=np.uint16).view(dt.dtype.newbyteorder("="))
     else:
-        flat = np.asarray(values, dtype=dt.dtype.newbyteorder("="))
+        assert wire is not None
+        if datatype in ("FP16", "BF16"):  # bit patterns stored in an int32 field
+            flat = np.asarray(values, dtype=np.uint16).view(wire.newbyteorder("="))
+        else:
+            flat = np.asarray(values, dtype=wire.newbyteorder("="))
     if len(flat) == count:
         return flat.reshape(shape)
     if len(flat) == 1:  # TF's convention: one value fills the tensor

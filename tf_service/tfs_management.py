@@ -8,6 +8,8 @@ before TF Serving sees them, with the reason kept for the index.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from client.messages import ModelIndexEntry
 from server_core.errors import NotFound, ServingError, Unavailable
 
@@ -15,12 +17,34 @@ from .config import ConfigError, load_model_config
 from .store import StoreError
 from .tfs_config import model_server_config
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .store import ModelStore
+    from .tfs_client import TFServingClient
+    from .tfserving import TFServingOptions, _Model
+
 READY, UNAVAILABLE = "READY", "UNAVAILABLE"
 NOT_LOADED = "not loaded in TF Serving (load it with RepositoryModelLoad)"
 
 
 class RepositoryManagement:
     """Mixed into TFServingBackend (uses its client, store, options, sync and model states)."""
+
+    # What TFServingBackend provides (declared for the type checker; set in its __init__).
+    client: TFServingClient
+    store: ModelStore
+    options: TFServingOptions
+    tfserving_base_path: str
+    _models: dict[str, _Model]
+    _refused: dict[str, str]
+    _reachable: bool
+    _down: str
+
+    if TYPE_CHECKING:
+        def names(self) -> list[str]: ...
+
+        async def sync(self, names: Iterable[str] | None = None) -> None: ...
 
     async def repository_index(self, ready_only: bool) -> list[ModelIndexEntry]:
         if not self._reachable:

@@ -154,7 +154,7 @@ class TFServingBackend(RepositoryManagement, ResolvingBackend):
     async def _sync_model(self, name: str, statuses: list[VersionStatus] | None, problem: str | None = None) -> None:
         entry = self._models.setdefault(name, _Model())
         entry.known = bool(statuses)
-        entry.in_config = entry.known and any(s.state != "END" for s in statuses)
+        entry.in_config = entry.known and any(s.state != "END" for s in statuses or ())
         try:
             config = load_model_config(self.store.base_path / name)
             config_error = None
@@ -171,6 +171,7 @@ class TFServingBackend(RepositoryManagement, ResolvingBackend):
             if config_error:
                 errors[version] = config_error
                 continue
+            assert config is not None  # loaded whenever there is no config_error
             try:
                 contract = build_contract(await self.client.signature_defs(name, int(version)), config)
             except ContractError as e:

@@ -120,17 +120,6 @@ class Connection:
 
 # -- bodies -------------------------------------------------------------------------------------------
 
-def _json_data(datatype: str, array: np.ndarray) -> list | None:
-    """The flat JSON values of a tensor; None when JSON cannot carry it (BYTES that are not UTF-8)."""
-    flat = array.reshape(-1)
-    if datatype == "BYTES":
-        try:
-            return [e.decode("utf-8") if isinstance(e, bytes) else str(e) for e in flat.tolist()]
-        except UnicodeDecodeError:
-            return None
-    if datatypes.lookup(datatype).contents_field is None:  # FP16, BF16: JSON numbers
-        flat = flat.astype(np.float32)
-    return flat.tolist()
 
 
 def _raw(datatype: str, array: np.ndarray) -> bytes:
@@ -145,7 +134,7 @@ def infer_body(inputs: Mapping[str, np.ndarray], binary: bool) -> tuple[bytes, d
     for name, value in inputs.items():
         datatype, array = codec.to_wire_array(value)
         entry: dict = {"name": name, "datatype": datatype, "shape": list(array.shape)}
-        data = None if binary else _json_data(datatype, array)
+        data = None if binary else codec.json_values(datatype, array)
         if data is None:
             chunk = _raw(datatype, array)
             entry["parameters"] = {"binary_data_size": len(chunk)}

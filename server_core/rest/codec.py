@@ -216,17 +216,6 @@ def infer_request(model: str, version: str, body: bytes, header_length: str | No
     return decoded, binary_outputs, all_binary
 
 
-def _json_data(datatype: str, array: np.ndarray) -> list | None:
-    """The flat JSON values of an output; None when it must go binary (BYTES that are not UTF-8)."""
-    flat = array.reshape(-1)
-    if datatype == "BYTES":
-        try:
-            return [e.decode("utf-8") if isinstance(e, bytes) else str(e) for e in flat.tolist()]
-        except UnicodeDecodeError:
-            return None
-    if datatype in _NO_CONTENTS_FIELD:
-        flat = flat.astype(np.float32)
-    return flat.tolist()
 
 
 def infer_response(result: InferResult, binary_outputs: set[str], all_binary: bool) -> tuple[bytes, int | None]:
@@ -235,7 +224,7 @@ def infer_response(result: InferResult, binary_outputs: set[str], all_binary: bo
     for name, value in result.outputs.items():
         datatype, array = codec.to_wire_array(value)
         entry: dict = {"name": name, "datatype": datatype, "shape": list(array.shape)}
-        data = None if (all_binary or name in binary_outputs) else _json_data(datatype, array)
+        data = None if (all_binary or name in binary_outputs) else codec.json_values(datatype, array)
         if data is None:
             raw = (codec.serialize_bytes([e if isinstance(e, bytes) else str(e).encode() for e in array.reshape(-1)])
                    if datatype == "BYTES" else array.tobytes())

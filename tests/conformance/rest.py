@@ -42,14 +42,6 @@ def _error(status: int, body: bytes) -> client_errors.InferenceError:
 
 # ------------------------------------------------------------------ request / response bodies
 
-def _json_values(datatype: str, array: np.ndarray) -> list | None:
-    flat = array.reshape(-1)
-    if datatype == "BYTES":
-        try:
-            return [e.decode("utf-8") if isinstance(e, bytes) else str(e) for e in flat.tolist()]
-        except UnicodeDecodeError:
-            return None
-    return flat.tolist()
 
 
 def infer_body(inputs: dict, *, raw: bool, outputs=None, timeout: float | None = None) -> tuple[bytes, dict]:
@@ -60,7 +52,7 @@ def infer_body(inputs: dict, *, raw: bool, outputs=None, timeout: float | None =
         entry = {"name": name, "datatype": datatype, "shape": list(array.shape)}
         if not raw and datatypes.lookup(datatype).contents_field is None:
             raise codec.CodecError(f"tensor '{name}': {datatype} can only be sent as raw (binary) data")
-        data = None if raw else _json_values(datatype, array)
+        data = None if raw else codec.json_values(datatype, array)
         if data is None:
             chunk = (codec.serialize_bytes([e if isinstance(e, bytes) else str(e).encode() for e in array.reshape(-1)])
                      if datatype == "BYTES" else array.tobytes())
