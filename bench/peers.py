@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
+
+from loadtests.run.torchserve import BIN, free_port, stock_torchserve
 
 from . import clients, envs, harness
 from .echo import mirror
@@ -37,22 +35,15 @@ from .torch_bench import add_mlp, save_mlp, service
 SUITE = "peers"
 MLP = Model("mlp", "x", (1, 64))
 MLP8 = Model("mlp8", "x", (1, 64))
-BIN = Path(sys.executable).parent
 TS_PREDICT = "/org.pytorch.serve.grpc.inference.InferenceAPIsService/Predictions"
 WHAT = "MLP 64-256-256-10, 16 concurrent"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------ KServe
 
 def _kserve(settings: Settings, python: Path, model_file: Path, metadata: Path):
     cmd = [str(python), str(REPO_ROOT / "bench" / "kserve_server.py"), "--model-file", str(model_file),
-           "--name", "mlp", "--grpc-port", str(_free_port()), "--http-port", str(_free_port()),
+           "--name", "mlp", "--grpc-port", str(free_port()), "--http-port", str(free_port()),
            "--metadata-dir", str(metadata)]
     return server_process(cmd, settings.workdir / "kserve.log", 180.0, name="KServe")
 
@@ -123,32 +114,8 @@ def _torchserve(settings: Settings, model_file: Path):
     """TorchServe 0.12 serving mlp.mar on loopback ports; yields a Server once mlp answers."""
     work = settings.workdir / "torchserve"
     store = _torchserve_archive(work, model_file)
-    grpc_port = _free_port()
-    config = work / "config.properties"
-    config.write_text("\n".join([
-        f"inference_address=http://127.0.0.1:{_free_port()}", f"management_address=http://127.0.0.1:{_free_port()}",
-        f"metrics_address=http://127.0.0.1:{_free_port()}", "grpc_inference_address=127.0.0.1",
-        f"grpc_inference_port={grpc_port}", "grpc_management_address=127.0.0.1",
-        f"grpc_management_port={_free_port()}", "enable_envvars_config=false", "disable_token_authorization=true",
-        "default_workers_per_model=1", f"model_store={store}", "load_models=mlp.mar", ""]))
-    # TMPDIR: TorchServe keeps its pid file there and refuses to start beside another TorchServe
-    env = {**os.environ, "LOG_LOCATION": str(work / "logs"), "METRICS_LOCATION": str(work / "logs"),
-           "TMPDIR": str(work), "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    out = work / "torchserve.out"
-    proc = subprocess.Popen([str(BIN / "torchserve"), "--start", "--foreground", "--ncs", "--disable-token-auth",
-                             "--model-store", str(store), "--ts-config", str(config)], cwd=work, env=env,
-                            stdout=out.open("wb"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    address = f"127.0.0.1:{grpc_port}"
-    try:
-        deadline = time.monotonic() + 180
-        while not _ts_answers(address):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"TorchServe did not start: {out.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield Server(address, proc.pid, "TorchServe")
-    finally:
-        harness.stop_group(proc, 20.0)
+    with stock_torchserve(work, store, "mlp.mar", _ts_answers) as ts:
+        yield Server(ts.address, ts.pid, "TorchServe")
 
 
 def _torchserve_row(settings: Settings, store: Path, model_file: Path) -> Row:

@@ -9,21 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import grpc
 import torch
 
+from loadtests.run.torchserve import BIN, stock_torchserve
 from loadtests.targets.vendor import torchserve_inference_pb2_grpc as ts_grpc
-from tests.support.ports import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDLER = ROOT / "loadtests" / "targets" / "torchserve_handler.py"
-BIN = Path(sys.executable).parent
 START_TIMEOUT_S = 120
 MODEL_CONFIG = """\
 batchSize: 4
@@ -82,35 +78,5 @@ def _models_answer(address: str) -> bool:
 @contextlib.contextmanager
 def torchserve(work: Path):
     """Yields the gRPC inference address (HOST:PORT) of a TorchServe serving add_sub."""
-    store = archive(work)
-    grpc_port, grpc_mgmt = free_port(), free_port()
-    config = work / "config.properties"
-    config.write_text("\n".join([
-        f"inference_address=http://127.0.0.1:{free_port()}", f"management_address=http://127.0.0.1:{free_port()}",
-        f"metrics_address=http://127.0.0.1:{free_port()}", "grpc_inference_address=127.0.0.1",
-        f"grpc_inference_port={grpc_port}", "grpc_management_address=127.0.0.1",
-        f"grpc_management_port={grpc_mgmt}", "enable_envvars_config=false", "disable_token_authorization=true",
-        "default_workers_per_model=1", f"model_store={store}", "load_models=add_sub.mar", ""]))
-    logs = work / "logs"
-    env = {**os.environ, "LOG_LOCATION": str(logs), "METRICS_LOCATION": str(logs),
-           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.Popen([str(BIN / "torchserve"), "--start", "--foreground", "--ncs", "--disable-token-auth",
-                             "--model-store", str(store), "--ts-config", str(config)], cwd=work, env=env,
-                            stdout=(work / "torchserve.out").open("wb"), stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
-    address = f"127.0.0.1:{grpc_port}"
-    try:
-        wait_for(lambda: proc.poll() is not None or _models_answer(address), timeout=START_TIMEOUT_S,
-                 interval=0.2, what="TorchServe to serve add_sub")
-        assert proc.poll() is None, (work / "torchserve.out").read_text()[-3000:]
-        yield address
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            pass
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the Java frontend and its Python workers, all in its group
-        proc.wait(10)
+    with stock_torchserve(work, archive(work), "add_sub.mar", _models_answer, timeout_s=START_TIMEOUT_S) as ts:
+        yield ts.address
