@@ -45,10 +45,10 @@ class Backend(abc.ABC):
     server_version = "0.1.0"
     extensions: tuple[str, ...] = ("model_repository", "statistics", "model_stream_infer")
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - an optional hook: most backends have nothing to do
         """Load what must be loaded before serving (called once, before the port opens)."""
 
-    async def stop(self) -> None:
+    async def stop(self) -> None:  # noqa: B027 - an optional hook, as start()
         """Release resources (called once, after in-flight requests finished)."""
 
     async def live(self) -> bool:

@@ -1,5 +1,17 @@
 """Dynamic batching: a bounded queue, one future per request, batches formed on max size or max
-delay (time.monotonic), run on worker threads, results and errors fanned back to each request."""
+delay (time.monotonic), run on worker threads, results and errors fanned back to each request.
+
+Executions that take less than `inline_below_s` run on the event loop itself: for a tiny model the
+hop to a worker thread and back costs more than the model, and a worker thread that needs the GIL
+while the loop holds it waits up to the interpreter's switch interval (5 ms). The decision follows
+a moving average of the executions run on the loop; while executions run on worker threads, one in
+`PROBE_EVERY` is tried on the loop again when their average (inflated by those GIL waits) is within
+`PROBE_BELOW` times the bound. One slow sample (the OS preempting the thread) moves an average
+little (`_average`). A model that is never fast stays on the worker threads; a model
+configured with `inline_below_s=0` (one that waits on another server) never runs on the loop.
+A request that finds the model idle and the loop quiet runs at once inside `submit()`
+(`_quiet_and_fast`); under load requests queue and batch.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +29,9 @@ from .errors import DeadlineExceeded, ResourceExhausted, ServingError, Unavailab
 from .stats import ModelStats
 
 RunBatch = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
+PROBE_EVERY = 16  # executions on worker threads between two trials on the loop
+PROBE_BELOW = 10  # ... tried only while worker-thread executions average under this many inline_below_s
+_INF = float("inf")
 
 
 @dataclass(frozen=True)
@@ -27,7 +42,7 @@ class BatchingConfig:
     workers: int = 1  # executions that may run at once
     # Executions whose recent average is below this run on the event loop itself: for tiny models a
     # hop to a worker thread costs more than the model. 0 always uses the worker threads.
-    inline_below_s: float = 0.0003
+    inline_below_s: float = 0.001
 
     def __post_init__(self):
         if self.max_queue < 1 or self.workers < 1 or self.max_delay_s < 0:
@@ -57,7 +72,11 @@ _running = threading.local()
 def running_batch() -> BatchInfo | None:
     """Inside a run function: the batch being run (for models that call another server and must pass
     the callers' deadline and requested outputs on). None outside a run."""
-    return getattr(_running, "batch", None)
+    batch = getattr(_running, "batch", None)
+    if batch is None:
+        return None
+    deadlines = [i.deadline for i in batch]
+    return BatchInfo(None if None in deadlines else max(deadlines), tuple(i.context for i in batch))
 
 
 def _batch_key(inputs: Mapping[str, np.ndarray]):
@@ -79,11 +98,13 @@ class Batcher:
         self.config = config
         self._stats = stats
         self._queue: collections.deque[_Item] = collections.deque()
-        self._arrived = asyncio.Event()
+        self._waiters: list[asyncio.Future] = []  # idle workers waiting for an arrival
         self._workers: list[asyncio.Task] = []
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._closed = True
-        self._avg_exec_s = float("inf")  # moving average of execution time, for inline_below_s
+        self._inline_s = _INF  # moving average of executions run on the loop (see the module docstring)
+        self._pool_s = _INF  # ... and of those run on worker threads
+        self._until_probe = 2
         self._outstanding = 0  # submitted and not yet answered
         self._running = 0  # requests inside executing batches
         self._last_batch = 0  # requests in the batch formed last
@@ -128,7 +149,7 @@ class Batcher:
         item = _Item(inputs, rows, key, loop.create_future(), deadline, context)
         self._outstanding += 1
         self._queue.append(item)
-        self._arrived.set()
+        self._notify()
         # A timer, not asyncio.wait_for: no extra task per request on the hot path.
         timer = None if deadline is None else loop.call_at(
             loop.time() + max(0.0, deadline - time.monotonic()), self._expire, item.future)
@@ -140,20 +161,45 @@ class Batcher:
                 timer.cancel()
 
     def _quiet_and_fast(self) -> bool:
-        """No batching, nothing queued, running or in flight, and the model runs inline: the worker
-        would run this request alone at once, so run it here and save the hand-offs between tasks.
-        (With batching on, requests always go through the queue so that concurrent ones can meet.)"""
-        return (self.config.max_batch_size <= 1 and not self._queue and not self._outstanding
-                and not self._running and self._avg_exec_s < self.config.inline_below_s)
+        """Nothing queued, running or in flight, and the model runs on the loop: the worker would run
+        this request alone at once, so run it here and save the two hand-offs between tasks (worker
+        and caller). With batching, only while the load is light: the last batch held one request
+        and nothing else waits to run on the loop in this iteration (`loop._ready`, asyncio's queue
+        of ready callbacks: requests received together are there, and they must go through the
+        queue to meet). A loop without that queue (not asyncio's own) always queues."""
+        if (self._queue or self._outstanding or self._running
+                or not self._inline_s < self.config.inline_below_s):
+            return False
+        if self.config.max_batch_size <= 1:
+            return True
+        if self._last_batch > 1:
+            return False
+        ready = getattr(asyncio.get_running_loop(), "_ready", None)
+        return ready is not None and not ready
 
     def _run_now(self, item: _Item):
         outputs, timing = _run_batch(self._run, [item])
-        self._record(1, timing, item.rows or 1)
+        self._record(1, timing, item.rows or 1, True)
         return outputs[0], 0
 
-    def _record(self, requests: int, timing, rows: int) -> None:
+    def _inline_next(self) -> bool:
+        """Whether the next execution runs on the event loop (see the module docstring)."""
+        limit = self.config.inline_below_s
+        if self._inline_s < limit:
+            return True
+        if self._pool_s < PROBE_BELOW * limit:
+            self._until_probe -= 1
+            if self._until_probe <= 0:
+                self._until_probe = PROBE_EVERY
+                return True
+        return False
+
+    def _record(self, requests: int, timing, rows: int, inline: bool) -> None:
         took = sum(timing) / 1e9
-        self._avg_exec_s = took if self._avg_exec_s == float("inf") else 0.8 * self._avg_exec_s + 0.2 * took
+        if inline:
+            self._inline_s = _average(self._inline_s, took)
+        else:
+            self._pool_s = _average(self._pool_s, took)
         self._last_batch = requests
         self._stats.execution_done(rows, *timing)
 
@@ -167,22 +213,48 @@ class Batcher:
 
     def _take(self, key=None, room: int | None = None) -> _Item | None:
         """The oldest live item (matching `key` and fitting `room` rows when given)."""
-        for item in list(self._queue):
+        queue = self._queue
+        while queue and queue[0].future.done():
+            queue.popleft()
+        if not queue:
+            return None
+        first = queue[0]
+        if key is None or (first.key == key and first.rows <= room):
+            return queue.popleft()
+        for item in list(queue):
             if item.future.done():
-                self._queue.remove(item)
+                queue.remove(item)
                 continue
-            if key is None or (item.key == key and item.rows <= room):
-                self._queue.remove(item)
+            if item.key == key and item.rows <= room:
+                queue.remove(item)
                 return item
         return None
+
+    def _notify(self) -> None:
+        """Wake the workers waiting for an arrival."""
+        waiters, self._waiters = self._waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+
+    async def _arrival(self, timeout: float | None = None) -> None:
+        """Wait until the next arrival, or `timeout` seconds (a timer, not a task per wait)."""
+        loop = asyncio.get_running_loop()
+        waiter = loop.create_future()
+        self._waiters.append(waiter)
+        timer = None if timeout is None else loop.call_later(timeout, _release, waiter)
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     async def _next(self) -> _Item:
         while True:
             item = self._take()
             if item is not None:
                 return item
-            self._arrived.clear()
-            await self._arrived.wait()
+            await self._arrival()
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
@@ -203,11 +275,7 @@ class Batcher:
                     if left <= 0 or (self._last_batch <= 1 and self._outstanding <= len(batch) + self._running):
                         break  # out of time, or a quiet model: nobody else in flight and the last batch
                         # held one request, so waiting would only add latency
-                    self._arrived.clear()
-                    try:
-                        await asyncio.wait_for(self._arrived.wait(), left)
-                    except (asyncio.TimeoutError, TimeoutError):
-                        pass
+                    await self._arrival(left)
             batch = [i for i in batch if not i.future.done()]
             self._last_batch = len(batch)
             if batch:
@@ -216,8 +284,9 @@ class Batcher:
     async def _execute(self, loop, batch: list[_Item]) -> None:
         started = time.monotonic()
         self._running += len(batch)
+        inline = self._inline_next()
         try:
-            if self._avg_exec_s < self.config.inline_below_s:
+            if inline:
                 outputs, timing = _run_batch(self._run, batch)
             else:
                 outputs, timing = await loop.run_in_executor(self._pool, _run_batch, self._run, batch)
@@ -233,10 +302,24 @@ class Batcher:
             return
         finally:
             self._running -= len(batch)
-        self._record(len(batch), timing, sum(i.rows or 1 for i in batch))
+        self._record(len(batch), timing, sum(i.rows or 1 for i in batch), inline)
         for item, out in zip(batch, outputs):
             if not item.future.done():
                 item.future.set_result((out, int((started - item.enqueued) * 1e9)))
+
+
+def _average(average: float, took: float) -> float:
+    """Moving average of execution times. One sample counts at most 4x the average: a thread the OS
+    preempted mid-run (other processes on the machine) must not move a model off the loop alone;
+    executions that really got slower still move it within a few runs."""
+    if average == _INF:
+        return took
+    return 0.8 * average + 0.2 * min(took, 4 * average)
+
+
+def _release(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _run_batch(run: RunBatch, batch: list[_Item]):
@@ -247,8 +330,7 @@ def _run_batch(run: RunBatch, batch: list[_Item]):
     else:
         inputs = {name: np.concatenate([i.inputs[name] for i in batch]) for name in batch[0].inputs}
     t1 = time.perf_counter_ns()
-    deadlines = [i.deadline for i in batch]
-    _running.batch = BatchInfo(None if None in deadlines else max(deadlines), tuple(i.context for i in batch))
+    _running.batch = batch  # running_batch() describes it, only when asked
     try:
         outputs = run(inputs)
     finally:
@@ -262,8 +344,10 @@ def _run_batch(run: RunBatch, batch: list[_Item]):
             if np.ndim(value) == 0 or value.shape[0] != total:
                 raise ServingError(f"model output '{name}' has shape {np.shape(value)}, not one row per "
                                    f"batched input row ({total}); disable batching for this model")
-        bounds = np.cumsum([i.rows for i in batch])[:-1]
-        parts = {name: np.split(value, bounds) for name, value in outputs.items()}
-        split = [{name: parts[name][k] for name in outputs} for k in range(len(batch))]
+        split, start = [], 0
+        for item in batch:  # views, one slice per output and request
+            end = start + item.rows
+            split.append({name: value[start:end] for name, value in outputs.items()})
+            start = end
     t3 = time.perf_counter_ns()
     return split, (t1 - t0, t2 - t1, t3 - t2)

@@ -10,7 +10,9 @@
   retry-on-UNAVAILABLE covers it), while the calls already in flight finish; `wait_idle()` waits for
   them. The server stops its transport only afterwards.
 
-Wrapped handlers are built once per method and cached: the per-call cost is a dict lookup.
+Wrapped handlers are built once per method. `GuardedServices` registers services with their handlers
+wrapped at registration, so a call pays no interceptor at all (grpc.aio runs each interceptor as a
+coroutine on every call); as a grpc.aio interceptor the cost is one more coroutine and a dict lookup.
 """
 
 from __future__ import annotations
@@ -83,6 +85,13 @@ def _nothing() -> None:
     pass
 
 
+def _same(response):
+    return response
+
+
+_REDACTED_ANSWERS = ("/RepositoryIndex", "/ModelStreamInfer")
+
+
 def _safe_deserializer(deserializer):
     message_type = _message_type(deserializer)
 
@@ -96,10 +105,12 @@ def _safe_deserializer(deserializer):
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, token: str | None = None, management: bool = True, clock=time.monotonic,
-                 redact: PathRedactor | None = None):
+                 redact: PathRedactor | None = None, management_off: str = "started with --no-management"):
+        """`management_off`: why management is off (said to callers refused), when `management` is False."""
         self._token = token.encode() if token else None
         self._redact = redact if redact else None
         self._management = management
+        self._management_off = management_off
         self._cache: dict[tuple[str, int], grpc.RpcMethodHandler] = {}
         self._undecodable_log = RateLimitedLog(log, UNDECODABLE_LOG_INTERVAL_S, clock)
         self._draining = False
@@ -159,10 +170,15 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return None
-        key = (details.method, id(handler))
+        return self.wrap(details.method, handler)
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """`handler` with this interceptor's checks, draining and error mapping (built once per
+        method and handler, then cached)."""
+        key = (method, id(handler))
         wrapped = self._cache.get(key)
         if wrapped is None:
-            wrapped = self._cache[key] = self._wrap(details.method, handler)
+            wrapped = self._cache[key] = self._wrap(method, handler)
         return wrapped
 
     def _check(self, method: str, context) -> None:
@@ -181,7 +197,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 reason = "missing" if not header else "wrong"
                 raise Unauthenticated(f"{reason} bearer token: send metadata 'authorization: Bearer <token>'")
         if not self._management and method in MANAGEMENT_METHODS:
-            raise PermissionDenied("model management is disabled on this server (started with --no-management)")
+            raise PermissionDenied(f"model management is disabled on this server ({self._management_off})")
 
     def _refuse_undecodable(self, method: str, request) -> None:
         if isinstance(request, _Undecodable):
@@ -204,7 +220,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         check, refuse, enter, leave = self._check, self._refuse_undecodable, self._enter, self._leave
         if method.startswith(HEALTH_PREFIX):  # probes (and Watch streams) neither hold nor prolong a drain
             enter = leave = _nothing
-        public, redact = self._public, self._redact
+        redact = self._redact
+        # only these answers carry text that may name a server path (see _public)
+        public = self._public if redact is not None and method.endswith(_REDACTED_ANSWERS) else _same
 
         async def checked_stream(requests):
             async for request in requests:
@@ -218,7 +236,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     check(method, context)
                     if streamed_requests:
                         request = checked_stream(request)
-                    else:
+                    elif type(request) is _Undecodable:
                         refuse(method, request)
                     return public(await behaviour(request, context))
                 except Exception as exc:  # noqa: BLE001 - the one place errors become statuses
@@ -257,3 +275,31 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_stream:
             return handler._replace(unary_stream=streaming(handler.unary_stream, False))
         return handler._replace(stream_unary=unary(handler.stream_unary, True))
+
+
+class GuardedServices:
+    """Stands in for a grpc.aio server when services register (`add_XServicer_to_server(servicer,
+    GuardedServices(server, interceptor))`): their method handlers reach the server already wrapped
+    by `interceptor`, so the hot path has no interceptor chain."""
+
+    def __init__(self, server: grpc.aio.Server, interceptor: ServerInterceptor):
+        self._server = server
+        self._interceptor = interceptor
+
+    def add_registered_method_handlers(self, service: str, handlers: dict) -> None:
+        wrap = self._interceptor.wrap
+        self._server.add_registered_method_handlers(
+            service, {name: wrap(f"/{service}/{name}", h) for name, h in handlers.items()})
+
+    def add_generic_rpc_handlers(self, generic_handlers) -> None:
+        self._server.add_generic_rpc_handlers(tuple(_GuardedGeneric(g, self._interceptor) for g in generic_handlers))
+
+
+class _GuardedGeneric(grpc.GenericRpcHandler):
+    def __init__(self, inner: grpc.GenericRpcHandler, interceptor: ServerInterceptor):
+        self._inner = inner
+        self._interceptor = interceptor
+
+    def service(self, handler_call_details):
+        handler = self._inner.service(handler_call_details)
+        return None if handler is None else self._interceptor.wrap(handler_call_details.method, handler)

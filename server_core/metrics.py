@@ -1,40 +1,64 @@
 """Prometheus metrics of a server, on a registry of its own (no global state), and the HTTP endpoint
 that serves them: `GET /metrics` (HEAD too) and nothing else (404 on any other path, 405 on other
-methods), so a health probe aimed at the metrics port by mistake fails instead of "succeeding"."""
+methods), so a health probe aimed at the metrics port by mistake fails instead of "succeeding".
+
+The request metrics are rendered at scrape time from the models' `ModelStats` (server_core.stats):
+serving a request touches no Prometheus object. Per model and version:
+
+    tandem_requests_total{model,version,status}     requests by final status (OK, INVALID_ARGUMENT, ...)
+    tandem_request_latency_seconds                  end-to-end request latency (histogram)
+    tandem_queue_latency_seconds                    time a request waited for a batch (histogram)
+    tandem_inference_latency_seconds                model execution time per batch (histogram)
+    tandem_batch_size                               requests per model execution (histogram)
+    tandem_in_flight_requests                       requests accepted and not yet answered (gauge)
+
+Every version ever loaded keeps its series (a reloaded version's counters continue where they were).
+With `--processes N` the parent renders the same families summed over its workers
+(`snapshots=` a function returning every worker's snapshots).
+"""
 
 from __future__ import annotations
 
 import threading
+import weakref
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import prometheus_client as prom
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
+
+from .stats import BATCH_BUCKETS, LATENCY_BUCKETS, ModelStats, ModelStatsSnapshot, combine
 
 METRICS_PATH = "/metrics"
 
-_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-_BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-
 
 class Metrics:
-    def __init__(self, namespace: str = "tandem"):
+    def __init__(self, namespace: str = "tandem",
+                 snapshots: Callable[[], Iterable[ModelStatsSnapshot]] | None = None):
+        """`snapshots`: where the request metrics come from instead of the models tracked here."""
+        self.namespace = namespace
         self.registry = prom.CollectorRegistry(auto_describe=True)
-        labels = ("model", "version")
-        self.requests = prom.Counter("requests", "Inference requests by final status",
-                                     labels + ("status",), namespace=namespace, registry=self.registry)
-        self.request_latency = prom.Histogram("request_latency_seconds", "End-to-end request latency",
-                                              labels, namespace=namespace, buckets=_LATENCY_BUCKETS,
-                                              registry=self.registry)
-        self.queue_latency = prom.Histogram("queue_latency_seconds", "Time a request waited for a batch",
-                                            labels, namespace=namespace, buckets=_LATENCY_BUCKETS,
-                                            registry=self.registry)
-        self.compute_latency = prom.Histogram("inference_latency_seconds", "Model execution time per batch",
-                                              labels, namespace=namespace, buckets=_LATENCY_BUCKETS,
-                                              registry=self.registry)
-        self.batch_size = prom.Histogram("batch_size", "Requests per model execution", labels,
-                                         namespace=namespace, buckets=_BATCH_BUCKETS, registry=self.registry)
-        self.in_flight = prom.Gauge("in_flight_requests", "Requests accepted and not yet answered", labels,
-                                    namespace=namespace, registry=self.registry)
+        self._tracked: list[ModelStats] = []
+        self._lock = threading.Lock()
+        self._snapshots = snapshots or self.local_snapshots
+        self.registry.register(_RequestCollector(weakref.ref(self)))
+
+    def track(self, stats: ModelStats) -> None:
+        """Render `stats` from now on (called by ModelStats itself)."""
+        with self._lock:
+            self._tracked.append(stats)
+
+    def local_snapshots(self) -> list[ModelStatsSnapshot]:
+        """Every tracked version's counters, one snapshot per (model, version) (reloads summed)."""
+        with self._lock:
+            tracked = list(self._tracked)
+        return combine(s.snapshot() for s in tracked)
+
+    def snapshots(self) -> Iterable[ModelStatsSnapshot]:
+        return self._snapshots()
 
     def render(self) -> bytes:
         return prom.generate_latest(self.registry)
@@ -42,6 +66,48 @@ class Metrics:
     def bind(self, host: str, port: int) -> MetricsEndpoint:
         """The /metrics endpoint with its port bound (OSError when it cannot be); `start()` serves it."""
         return MetricsEndpoint(self, host, port)
+
+
+class _RequestCollector(Collector):
+    def __init__(self, metrics: weakref.ReferenceType):
+        self._metrics = metrics
+
+    def collect(self):
+        metrics = self._metrics()
+        if metrics is None:
+            return
+        ns = metrics.namespace
+        labels = ["model", "version"]
+        requests = CounterMetricFamily(f"{ns}_requests", "Inference requests by final status",
+                                       labels=labels + ["status"])
+        histograms = [
+            (HistogramMetricFamily(f"{ns}_request_latency_seconds", "End-to-end request latency", labels=labels),
+             "request_latency", LATENCY_BUCKETS),
+            (HistogramMetricFamily(f"{ns}_queue_latency_seconds", "Time a request waited for a batch", labels=labels),
+             "queue_latency", LATENCY_BUCKETS),
+            (HistogramMetricFamily(f"{ns}_inference_latency_seconds", "Model execution time per batch",
+                                   labels=labels), "compute_latency", LATENCY_BUCKETS),
+            (HistogramMetricFamily(f"{ns}_batch_size", "Requests per model execution", labels=labels),
+             "batch_size", BATCH_BUCKETS),
+        ]
+        in_flight = GaugeMetricFamily(f"{ns}_in_flight_requests", "Requests accepted and not yet answered",
+                                      labels=labels)
+        for s in metrics.snapshots():
+            key = [s.name, s.version]
+            for status in sorted(s.requests):
+                requests.add_metric(key + [status], s.requests[status], created=s.created or None)
+            for family, attr, bounds in histograms:
+                h = getattr(s, attr)
+                running, buckets = 0, []
+                for bound, count in zip((*bounds, float("inf")), h.counts):
+                    running += count
+                    buckets.append((floatToGoString(bound), running))
+                family.add_metric(key, buckets, h.sum)
+            in_flight.add_metric(key, s.in_flight)
+        yield requests
+        for family, _, _ in histograms:
+            yield family
+        yield in_flight
 
 
 class _Handler(BaseHTTPRequestHandler):

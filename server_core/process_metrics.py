@@ -76,3 +76,35 @@ def ensure_registered(registry, namespace: str = "tandem") -> None:
     if registry not in _registered:
         register(registry, namespace)
         _registered.add(registry)
+
+
+class WorkersCollector(Collector):
+    """The parent of `--processes N`: CPU and resident memory summed over itself and its workers
+    (`pids()` returns the live ones); the same gauge names as one process's. No GPU gauges here."""
+
+    def __init__(self, pids, namespace: str = "tandem"):
+        self._pids = pids
+        self._ns = namespace
+        self._processes: dict[int, psutil.Process] = {}
+
+    def collect(self):
+        cpu = rss = 0.0
+        live = set(self._pids())
+        for pid in list(self._processes):
+            if pid not in live:
+                del self._processes[pid]
+        for pid in live:
+            process = self._processes.get(pid)
+            try:
+                if process is None:  # its first reading is the baseline: it counts from the next scrape
+                    process = self._processes[pid] = psutil.Process(pid)
+                    process.cpu_percent(None)
+                with process.oneshot():
+                    cpu += process.cpu_percent(None)
+                    rss += process.memory_info().rss
+            except psutil.Error:  # it exited between the listing and the reading
+                self._processes.pop(pid, None)
+        yield GaugeMetricFamily(f"{self._ns}_process_cpu_percent", "CPU used by the server's processes since the "
+                                "last scrape (100 = one core)", value=cpu)
+        yield GaugeMetricFamily(f"{self._ns}_process_resident_bytes", "Resident memory of the server's processes",
+                                value=rss)

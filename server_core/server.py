@@ -30,7 +30,7 @@ from protos import grpc_predict_v2_pb2_grpc as pb_grpc
 
 from .backend import Backend
 from .errors import PathRedactor
-from .interceptors import ServerInterceptor
+from .interceptors import GuardedServices, ServerInterceptor
 from .metrics import MetricsEndpoint
 from .servicer import InferenceServicer
 from .settings import ServerSettings
@@ -46,8 +46,9 @@ class StartupError(Exception):
     """The server cannot start for a reason the operator fixes (a port in use); one line, no traceback."""
 
 
-def _port_in_use(host: str, port: int) -> bool:
-    """Whether binding host:port fails with EADDRINUSE (probed as grpc binds: SO_REUSEADDR set)."""
+def _port_in_use(host: str, port: int, reuse_port: bool = False) -> bool:
+    """Whether binding host:port fails with EADDRINUSE (probed as grpc binds: SO_REUSEADDR set, and
+    SO_REUSEPORT for a port shared by the workers of --processes)."""
     if port == 0:
         return False
     try:
@@ -57,6 +58,8 @@ def _port_in_use(host: str, port: int) -> bool:
     for family, kind, proto, _name, address in infos:
         with socket.socket(family, kind, proto) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             try:
                 probe.bind(address)
             except OSError as e:
@@ -65,10 +68,10 @@ def _port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def bind_port(what: str, host: str, port: int, flag: str, bind: Callable[[], T]) -> T:
+def bind_port(what: str, host: str, port: int, flag: str, bind: Callable[[], T], reuse_port: bool = False) -> T:
     """Bind one listener; a port in use (or any bind failure) becomes a StartupError naming `flag`."""
     in_use = f"{what} port {port} on {host} is already in use (another instance?); choose another with {flag}"
-    if _port_in_use(host, port):
+    if _port_in_use(host, port, reuse_port):
         raise StartupError(in_use)
     try:
         return bind()
@@ -108,26 +111,32 @@ class InferenceServer:
         options = [
             ("grpc.max_receive_message_length", s.max_message_bytes),
             ("grpc.max_send_message_length", s.max_message_bytes),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", 1 if s.reuse_port else 0),
         ]
-        self._interceptor = ServerInterceptor(s.token, s.management, redact=PathRedactor(s.private_folders))
-        server = grpc.aio.server(interceptors=[*self._outer_interceptors(), self._interceptor], options=options)
-        pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(self.backend), server)
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        self._interceptor = ServerInterceptor(s.token, s.management, redact=PathRedactor(s.private_folders),
+                                              management_off=s.management_off)
+        # The checks and error mapping are wrapped around each handler at registration (no per-call
+        # interceptor); tracing and the access log, when on, are interceptors outside them.
+        server = grpc.aio.server(interceptors=self._outer_interceptors(), options=options)
+        services = GuardedServices(server, self._interceptor)
+        pb_grpc.add_GRPCInferenceServiceServicer_to_server(InferenceServicer(self.backend), services)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, services)
         if s.reflection:
-            from grpc_reflection.v1alpha import reflection
+            from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
-            reflection.enable_server_reflection(
-                (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                 reflection.SERVICE_NAME), server)
+            names = (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
+            reflection_pb2_grpc.add_ServerReflectionServicer_to_server(reflection.aio.ReflectionServicer(names),
+                                                                       services)
         try:
             # 1. every port, before any model loads
             address = f"{s.host}:{s.port}"
             if s.tls_cert:
                 creds = _server_credentials(s)
-                self.port = bind_port("gRPC", s.host, s.port, "--port", lambda: server.add_secure_port(address, creds))
+                self.port = bind_port("gRPC", s.host, s.port, "--port", lambda: server.add_secure_port(address, creds),
+                                      s.reuse_port)
             else:
-                self.port = bind_port("gRPC", s.host, s.port, "--port", lambda: server.add_insecure_port(address))
+                self.port = bind_port("gRPC", s.host, s.port, "--port", lambda: server.add_insecure_port(address),
+                                      s.reuse_port)
             if not self.port:
                 raise StartupError(f"cannot bind the gRPC port {address}; see --port")
             if self.metrics is not None and s.metrics_port is not None:
@@ -135,7 +144,7 @@ class InferenceServer:
                 self._metrics_http = bind_port("metrics", s.host, port, "--metrics-port",
                                                lambda: metrics.bind(s.host, port))
             if s.http_port is not None:
-                self._http = bind_port("HTTP", s.host, s.http_port, "--http-port", self._rest_endpoint)
+                self._http = bind_port("HTTP", s.host, s.http_port, "--http-port", self._rest_endpoint, s.reuse_port)
             # 2. the models
             await self.backend.start()
         except BaseException:
@@ -157,8 +166,9 @@ class InferenceServer:
         metrics_at = (f"http://{s.host}:{self._metrics_http.port}/metrics" if self._metrics_http is not None
                       else "off")
         http_at = f"{s.host}:{self._http.port}" if self._http is not None else "off"
+        served = getattr(self.backend, "inner", self.backend)  # a worker's SharedStatistics wraps it
         log.info("serving %s: gRPC on %s:%d, REST %s, metrics %s (tls=%s, auth=%s, management=%s)",
-                 type(self.backend).__name__, s.host, self.port, http_at, metrics_at, bool(s.tls_cert),
+                 type(served).__name__, s.host, self.port, http_at, metrics_at, bool(s.tls_cert),
                  bool(s.token), s.management)
         return self.port
 
@@ -270,12 +280,24 @@ async def serve(backend: Backend, settings: ServerSettings, metrics=None) -> Non
 
 def run(backend: Backend, settings: ServerSettings, metrics=None, *, prog: str) -> int:
     """`serve()` until a signal, for a service's main(): 0 after a clean shutdown, 2 (one line on
-    stderr) when it cannot start, e.g. a port in use."""
+    stderr) when it cannot start, e.g. a port in use. In a worker of `--processes N`
+    (server_core.workers) the statistics are shared with the other workers."""
+    if settings.worker is not None:
+        from .shared_stats import SharedStatistics
+        from .workers import attach_to_parent
+
+        attach_to_parent(settings.worker)
+        backend = SharedStatistics(backend, settings.worker.stats_dir)
     try:
         asyncio.run(serve(backend, settings, metrics))
     except StartupError as e:
         print(f"{prog}: error: {e}", file=sys.stderr, flush=True)
         return 2
+    finally:
+        if settings.worker is not None:
+            from .workers import leave_parent
+
+            leave_parent(settings.worker)
     return 0
 
 

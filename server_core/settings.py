@@ -8,6 +8,27 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a batch of 64 224x224x3 FP32 images is ~38 MiB
+# Set by the parent of `--processes N` in each worker's environment (server_core.workers).
+WORKER_ENV = "TANDEM_WORKER"
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    """A worker of `--processes N`: its index, how many there are, where the workers' statistics are
+    kept, and its parent's pid (the worker exits when the parent goes)."""
+
+    index: int
+    count: int
+    stats_dir: Path
+    parent_pid: int
+
+    def encode(self) -> str:
+        return f"{self.index}:{self.count}:{self.parent_pid}:{self.stats_dir}"
+
+    @classmethod
+    def decode(cls, text: str) -> WorkerInfo:
+        index, count, parent, folder = text.split(":", 3)
+        return cls(int(index), int(count), Path(folder), int(parent))
 
 
 @dataclass
@@ -29,6 +50,10 @@ class ServerSettings:
     tracing: bool = False  # OpenTelemetry spans, exporter from the OTEL_* variables (server_core.tracing)
     # (folder, name) pairs never shown to callers: messages say `name/...` relative paths instead
     private_folders: tuple[tuple[Path, str], ...] = ()
+    processes: int = 1  # server processes sharing the ports (server_core.workers); 1 = this one
+    reuse_port: bool = False  # bind the gRPC and REST ports with SO_REUSEPORT (workers of --processes)
+    worker: WorkerInfo | None = None  # set in a worker of --processes N
+    management_off: str = "started with --no-management"  # why, when management is False
 
     def __post_init__(self):
         if bool(self.tls_cert) != bool(self.tls_key):
@@ -37,6 +62,8 @@ class ServerSettings:
             raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
         if self.max_message_bytes <= 0:
             raise ValueError("--max-message-bytes must be positive")
+        if self.processes < 1:
+            raise ValueError("--processes must be at least 1")
 
 
 def _env(prefix: str, name: str, default=None):
@@ -84,10 +111,14 @@ def add_server_arguments(parser: argparse.ArgumentParser, *, env_prefix: str, de
                    help="OpenTelemetry spans for gRPC and REST calls, exported as the OTEL_* variables say")
     g.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"),
                    choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    g.add_argument("--processes", type=int, default=int(env("PROCESSES", 1)),
+                   help="server processes sharing the gRPC and REST ports (SO_REUSEPORT), each with its own "
+                        "models, under one parent that serves /metrics for all and restarts a worker that "
+                        "dies (default 1: this process serves); model management is off with more than one")
 
 
-def settings_from_args(args: argparse.Namespace) -> ServerSettings:
-    return ServerSettings(
+def settings_from_args(args: argparse.Namespace, environ=os.environ) -> ServerSettings:
+    settings = ServerSettings(
         host=args.host, port=args.port,
         metrics_port=None if args.metrics_port is None or args.metrics_port < 0 else args.metrics_port,
         http_port=None if args.http_port is None or args.http_port < 0 else args.http_port,
@@ -95,5 +126,14 @@ def settings_from_args(args: argparse.Namespace) -> ServerSettings:
         max_message_bytes=args.max_message_bytes, grace_s=args.grace,
         tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
         token=args.token, management=not args.no_management, reflection=not args.no_reflection,
-        log_level=args.log_level,
+        log_level=args.log_level, processes=getattr(args, "processes", 1),
     )
+    worker = environ.get(WORKER_ENV)
+    if worker and settings.processes == 1:
+        settings.worker = WorkerInfo.decode(worker)
+        settings.reuse_port = True
+        if settings.management:  # each process has its own models: a load would reach one of them
+            settings.management = False
+            settings.management_off = (f"serving with --processes {settings.worker.count}, each process has its "
+                                       "own models")
+    return settings

@@ -159,6 +159,9 @@ def main(argv: list[str] | None = None) -> int:
         kind, why = choose_backend(args)
     except ValueError as e:
         parser.error(str(e))
+    if settings.processes > 1 and kind == "managed":
+        parser.error("--processes needs the embedded or tfserving backend: each managed process would start "
+                     "a TF Serving of its own (TF Serving uses every core itself)")
     if not args.model_base_path.is_dir():
         parser.error(f"--model-base-path {args.model_base_path} is not a directory")
     args.model_base_path = args.model_base_path.resolve()
@@ -178,6 +181,15 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     models = _models(args.models, store.names(), parser)
+    if settings.processes > 1:  # the parent of N workers: it loads no model (server_core.workers)
+        from server_core.workers import supervise
+
+        return supervise(settings, module="tf_service", argv=list(sys.argv[1:] if argv is None else argv),
+                         prog="tf_service")
+    if settings.worker is not None and args.intra_op_threads <= 0:  # N processes share the cores
+        from server_core.workers import threads_per_process
+
+        args.intra_op_threads = threads_per_process(settings)
     log.info("backend: %s (%s)", kind, why)
     metrics = Metrics()
     backend = make_backend(kind, args, models, metrics)

@@ -99,14 +99,24 @@ def serve_main(argv: list[str]) -> int:
     if problems and args.strict:
         print(f"torch_service: error: --model-store {store.root}: {problems[0]} (--strict)", file=sys.stderr)
         return 2
+    if settings.processes > 1:  # the parent of N workers: it loads no model (server_core.workers)
+        from server_core.workers import supervise
 
-    from .devices import ThreadBudget
+        return supervise(settings, module="torch_service", argv=argv, prog="torch_service")
+
+    from server_core.workers import threads_per_process
+
+    from .devices import ThreadBudget, passive_openmp, usable_cores
+
+    passive_openmp()  # before torch loads (see its docstring)
     from .loader import TorchLoader  # imports torch: only now, in main()
 
-    threads = ThreadBudget(args.torch_threads)
+    threads = ThreadBudget(args.torch_threads, cores=threads_per_process(settings, usable_cores()))
     threads.apply_startup()
     temporary = args.work_dir is None
     work_dir = Path(tempfile.mkdtemp(prefix="torch_service-")) if temporary else args.work_dir
+    if settings.worker is not None and not temporary:  # workers of --processes N extract apart
+        work_dir = work_dir / f"worker-{settings.worker.index}"
     work_dir.mkdir(parents=True, exist_ok=True)
     metrics = Metrics()
     loader = TorchLoader(store, work_dir, metrics=metrics, threads=threads, default_device=args.default_device,

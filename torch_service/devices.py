@@ -89,8 +89,10 @@ class ThreadBudget:
     where compute cores are all of them up to 4 and one fewer past that (one stays with the
     gRPC/event-loop frontend), so one model's workers running at once do not oversubscribe the rest.
     On small machines every core computes: on 2 quiet cores ResNet-18 served 49 images/s with 2
-    threads and 30 with 1, the frontend's share being small next to the model's. (OpenMP threads that lose their core to another thread stall each
-    other at every barrier: oversubscribed, a CNN ran 3x slower here.) `fixed` pins the count.
+    threads and 30 with 1, the frontend's share being small next to the model's. (OpenMP threads
+    that lose their core to another thread stall each other at every barrier: oversubscribed, a CNN
+    ran 3x slower here; `passive_openmp` keeps that from getting worse than one thread.) `fixed`
+    pins the count.
 
     OpenMP and MKL keep their thread count per calling OS thread, and torch.set_num_threads only
     sets the caller's: every thread that runs a model calls `enter_worker_thread()` first (a
@@ -155,6 +157,19 @@ class ThreadBudget:
             self._generation += 1
             log.info("torch intra-op threads: %d (%d cores, up to %d workers per model)", want, self.cores,
                      max(self._workers.values(), default=1))
+
+
+def passive_openmp(environ=os.environ) -> None:
+    """Make OpenMP threads sleep at once when they run out of work (OMP_WAIT_POLICY=PASSIVE), unless
+    the environment says otherwise. Must run before torch is imported: libgomp reads it when it loads.
+
+    By default libgomp's threads spin after each parallel region. On a machine whose cores are
+    shared (the gRPC frontend, a load generator, another service), a spinning thread takes the core
+    its teammate needs, and every op's barrier then waits for the descheduled thread: the zoo's
+    text-encoder (2 intra-op threads, 2 cores under load) took 3.3 to 36 ms per forward from one run
+    to the next (2.4-3.2 ms passive, 2.0-2.9 ms with one thread), and torch_service swung between
+    82 and 245 req/s on it (issue 14; torch_service/README.md has the numbers)."""
+    environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def disable_tf32(torch) -> None:

@@ -119,8 +119,11 @@ class BaseHandler:
 
     def handle(self, data: Mapping[str, np.ndarray], context: Context) -> dict:
         inputs = self.preprocess(data)
-        with torch.inference_mode():
+        if torch.is_inference_mode_enabled():  # the worker entered it already
             outputs = self.inference(inputs)
+        else:
+            with torch.inference_mode():
+                outputs = self.inference(inputs)
         return self.postprocess(outputs)
 
 

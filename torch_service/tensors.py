@@ -27,6 +27,8 @@ def to_torch(array: np.ndarray, device: torch.device | str = "cpu"):
         if not array.flags.writeable or not array.dtype.isnative or not array.flags.c_contiguous:
             array = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("=")).copy()
         tensor = torch.from_numpy(array)
+    if device == "cpu" or (isinstance(device, torch.device) and device.type == "cpu"):
+        return tensor
     return tensor if torch.device(device).type == "cpu" else tensor.to(device, non_blocking=False)
 
 

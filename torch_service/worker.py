@@ -44,8 +44,8 @@ def _rows(inputs: Mapping[str, np.ndarray]) -> int:
 class WorkerPool:
     """`run_batch(inputs) -> outputs` for the batcher; `close()` releases the handlers."""
 
-    def __init__(self, name: str, version: str, outputs: Sequence[TensorSpec], workers: Sequence[tuple[object, Context]],
-                 threads: ThreadBudget | None = None):
+    def __init__(self, name: str, version: str, outputs: Sequence[TensorSpec],
+                 workers: Sequence[tuple[object, Context]], threads: ThreadBudget | None = None):
         self.label = f"model '{name}' version {version}"
         self._threads = threads
         self.outputs = tuple(outputs)
@@ -54,6 +54,7 @@ class WorkerPool:
         for worker in workers:
             self._free.put(worker)
         self._devices = {str(ctx.device) for _, ctx in workers}
+        self._datatypes: dict[np.dtype, str] = {}  # output dtype -> OIP datatype, as seen so far
 
     def run_batch(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         handler, context = self._free.get()
@@ -84,17 +85,22 @@ class WorkerPool:
             self._free.put((handler, context))
 
     def _check(self, produced) -> dict[str, np.ndarray]:
-        if not isinstance(produced, Mapping):
+        if type(produced) is not dict and not isinstance(produced, Mapping):
             raise self._bad(f"the handler returned a {type(produced).__name__}; expected a mapping of output "
                             "name -> tensor (one row per input row)")
         outputs = {}
+        datatypes = self._datatypes
         for spec in self.outputs:
             if spec.name not in produced:
                 raise self._bad(f"the handler produced no output '{spec.name}' (it returned: "
                                 f"{', '.join(map(str, produced)) or 'nothing'})")
             try:
                 array = to_numpy(produced[spec.name])
-                datatype = datatype_of(array)
+                datatype = datatypes.get(array.dtype)
+                if datatype is None:
+                    datatype = datatype_of(array)
+                    if array.dtype.kind not in "OSU":  # strings' dtypes vary with their length
+                        datatypes[array.dtype] = datatype
             except TypeError as e:
                 raise self._bad(f"output '{spec.name}': {e}") from None
             if datatype != spec.datatype or not shape_matches(spec.shape, array.shape):

@@ -45,11 +45,13 @@ def build_app(backend: Backend, interceptor: ServerInterceptor, *, max_body: int
     return app
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:  # the workers of --processes share the port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
         sock.listen(128)
         sock.setblocking(False)
@@ -60,9 +62,10 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 class HttpEndpoint:
-    def __init__(self, app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None):
+    def __init__(self, app: web.Application, host: str, port: int, ssl_context: ssl.SSLContext | None = None,
+                 reuse_port: bool = False):
         self._app = app
-        self._sock = _listen(host, port)
+        self._sock = _listen(host, port, reuse_port)
         self.host = host
         self.port: int = self._sock.getsockname()[1]
         self._ssl = ssl_context
@@ -92,7 +95,7 @@ def endpoint(backend: Backend, interceptor: ServerInterceptor, settings, *, acce
     app = build_app(backend, interceptor, max_body=s.max_message_bytes, redact=PathRedactor(s.private_folders),
                     access_log=access_log, middlewares=[tracing.rest_middleware()] if tracing else [])
     context = ssl_context(s.tls_cert, s.tls_key, s.tls_client_ca) if s.tls_cert else None
-    return HttpEndpoint(app, s.host, s.http_port, context)
+    return HttpEndpoint(app, s.host, s.http_port, context, reuse_port=s.reuse_port)
 
 
 def ssl_context(cert, key, client_ca=None) -> ssl.SSLContext:

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from server_core.batcher import Batcher, BatchingConfig
+from server_core.batcher import PROBE_BELOW, PROBE_EVERY, Batcher, BatchingConfig, _average
 from server_core.errors import DeadlineExceeded, ResourceExhausted, ServingError, Unavailable
 from server_core.stats import ModelStats
 
@@ -172,3 +172,45 @@ def test_tiny_models_run_inline_after_their_first_execution():
 
     run(go())
     assert calls[0].startswith("run-m") and calls[-1] == threading.main_thread().name
+
+
+def test_worker_thread_executions_are_tried_on_the_loop_again_one_in_probe_every():
+    # Executions on worker threads are slowed by the GIL the loop holds: when they average within
+    # PROBE_BELOW times the bound, one in PROBE_EVERY runs on the loop to measure it there.
+    b = Batcher("m", Recorder(), BatchingConfig(inline_below_s=0.001), ModelStats("m", "1"))
+    b._pool_s = 0.002  # noqa: SLF001 - the measured state, set directly: no timing in the test
+    decisions = [b._inline_next() for _ in range(3 * PROBE_EVERY)]  # noqa: SLF001
+    assert 2 <= sum(decisions) <= 3 and not all(decisions[:PROBE_EVERY - 1])
+    b._pool_s = 0.001 * PROBE_BELOW * 2  # noqa: SLF001 - really slow: never tried on the loop
+    assert not any(b._inline_next() for _ in range(3 * PROBE_EVERY))  # noqa: SLF001
+    never = Batcher("m", Recorder(), BatchingConfig(inline_below_s=0), ModelStats("m", "1"))
+    never._pool_s = never._inline_s = 0.0  # noqa: SLF001 - inline_below_s=0: worker threads, always
+    assert not any(never._inline_next() for _ in range(3 * PROBE_EVERY))  # noqa: SLF001
+
+
+def test_one_preempted_execution_does_not_move_a_model_off_the_loop():
+    average = 0.0001
+    once = _average(average, 0.05)  # the thread lost its core for 50 ms once
+    assert once < 0.001
+    for _ in range(8):  # executions that really got slower move it within a few runs
+        average = _average(average, 0.05)
+    assert average > 0.001
+
+
+def test_a_lone_request_of_a_batching_model_runs_at_once_and_concurrent_ones_still_meet():
+    model = Recorder()
+
+    async def go():
+        b = await started(model, max_batch_size=8, max_delay_s=0.05, inline_below_s=1.0)
+        for _ in range(4):  # the first executions measure the model (on a worker thread, then the loop)
+            await b.submit(rows(1))
+        lone = [await b.submit(rows(1)) for _ in range(3)]
+        together = await asyncio.gather(*(b.submit(rows(1, value=i)) for i in range(6)))
+        await b.stop()
+        return lone, together
+
+    lone, together = run(go())
+    assert [queue_ns for _, queue_ns in lone] == [0, 0, 0]  # ran in submit(): no queue, no hand-off
+    assert model.batches[4:7] == [1, 1, 1] and max(model.batches[7:]) > 1
+    for i, (out, _) in enumerate(together):
+        np.testing.assert_array_equal(out["y"], np.full((1, 4), 2.0 * i))
