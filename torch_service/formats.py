@@ -115,6 +115,7 @@ def _load(context: LoadContext):
 
 def _load_eager(context: LoadContext, path, name: str, device: torch.device):
     model_file = context.archive_manifest.model_file
+    assert model_file, "model_format() says eager only when the archive names a modelFile"
     try:
         module = import_file(context.model_dir / model_file, context.model_dir)
     except Exception as e:  # noqa: BLE001 - the user's file failed to import

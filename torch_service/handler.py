@@ -109,12 +109,14 @@ class BaseHandler:
 
     def preprocess(self, data: Mapping[str, np.ndarray]) -> list:
         """Declared inputs, in declared order, as tensors on the worker's device."""
+        assert self.context is not None and self.device is not None, "initialize() first"
         return [to_torch(data[spec.name], self.device) for spec in self.context.inputs]
 
     def inference(self, data, *args, **kwargs):
         return self.model(*data, *args, **kwargs)
 
     def postprocess(self, data) -> dict:
+        assert self.context is not None, "initialize() first"
         return name_outputs(data, self.context.outputs)
 
     def handle(self, data: Mapping[str, np.ndarray], context: Context) -> dict:
@@ -180,6 +182,7 @@ def handler_factory(manifest: Manifest, model_dir: Path) -> HandlerFactory:
     if manifest.handler in BUILTIN_HANDLERS:
         return HandlerFactory("builtin", cls=BaseHandler)
     file = manifest.handler_file
+    assert file is not None  # a handler that is not built in names a file
     entry = manifest.handler.partition(":")[2] or "handle"
     if not (model_dir / file).exists():
         raise HandlerError(f"handler {manifest.handler!r} is neither a built-in handler "

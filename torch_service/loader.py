@@ -84,7 +84,7 @@ class TorchLoader(Loader):
             for m in models:
                 m.release()
             raise
-        return models
+        return list(models)  # list[ServedModel]: list is invariant
 
     # ------------------------------------------------------------------ one version
     def _load_version(self, name: str, source: Source) -> TorchServedModel:

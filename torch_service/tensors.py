@@ -8,7 +8,8 @@ import torch
 
 from client.datatypes import DATATYPES
 
-_BF16 = DATATYPES["BF16"].dtype.newbyteorder("=") if "BF16" in DATATYPES else None
+_BF16_NUMPY = DATATYPES["BF16"].dtype if "BF16" in DATATYPES else None  # None without ml_dtypes
+_BF16 = _BF16_NUMPY.newbyteorder("=") if _BF16_NUMPY is not None else None
 
 
 def is_bytes(array: np.ndarray) -> bool:
