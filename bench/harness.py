@@ -10,7 +10,6 @@ import contextlib
 import math
 import os
 import queue
-import signal
 import statistics
 import subprocess
 import threading
@@ -19,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from server_core.launch import stop_group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPORTS = REPO_ROOT / "reports" / "bench"
@@ -239,19 +240,6 @@ def server_process(cmd: list[str], log: Path, timeout: float = 180.0, env: dict 
         stop_group(proc)
 
 
-def stop_group(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
-    """SIGTERM the process group of `proc` (started with start_new_session), SIGKILL what remains."""
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(grace_s)
-        except subprocess.TimeoutExpired:
-            pass
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(10)
 
 
 def in_process(forward: Callable[[], object], duration_s: float, items_per_call: int) -> Load:

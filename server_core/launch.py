@@ -190,3 +190,22 @@ def _killpg(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def stop_group(proc: subprocess.Popen, grace_s: float = 30.0) -> None:
+    """For a child not started by ServiceProcess (TorchServe, KServe) but in its own session: SIGTERM
+    its process group, up to `grace_s` seconds for it to exit, then SIGKILL whatever remains."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+    _killpg(proc.pid)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pass

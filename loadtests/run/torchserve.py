@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from server_core.launch import stop_group
 
 BIN = Path(sys.executable).parent  # torchserve and torch-model-archiver come with the venv
 POLL_S = 0.2
@@ -80,16 +81,4 @@ def stock_torchserve(work: Path, store: Path, mar: str, answers: Callable[[str],
             time.sleep(POLL_S)  # polling a readiness probe, not ordering events
         yield RunningTorchServe(address, proc.pid)
     finally:
-        stop_group(proc)
-
-
-def stop_group(proc: subprocess.Popen, grace_s: float = 20.0) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(grace_s)
-    except subprocess.TimeoutExpired:
-        pass
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)  # the Java frontend and its Python workers, all in its group
-    proc.wait(10)
+        stop_group(proc, 20.0)
