@@ -9,8 +9,8 @@ a moving average of the executions run on the loop; while executions run on work
 `PROBE_BELOW` times the bound. One slow sample (the OS preempting the thread) moves an average
 little (`_average`). A model that is never fast stays on the worker threads; a model
 configured with `inline_below_s=0` (one that waits on another server) never runs on the loop.
-A request that finds the model idle and the loop quiet runs at once inside `submit()`
-(`_quiet_and_fast`); under load requests queue and batch.
+A request for an unbatched model that finds it idle runs at once inside `submit()`
+(`_quiet_and_fast`); requests for a batching model always queue and batch.
 """
 
 from __future__ import annotations
@@ -161,21 +161,12 @@ class Batcher:
                 timer.cancel()
 
     def _quiet_and_fast(self) -> bool:
-        """Nothing queued, running or in flight, and the model runs on the loop: the worker would run
-        this request alone at once, so run it here and save the two hand-offs between tasks (worker
-        and caller). With batching, only while the load is light: the last batch held one request
-        and nothing else waits to run on the loop in this iteration (`loop._ready`, asyncio's queue
-        of ready callbacks: requests received together are there, and they must go through the
-        queue to meet). A loop without that queue (not asyncio's own) always queues."""
-        if (self._queue or self._outstanding or self._running
-                or not self._inline_s < self.config.inline_below_s):
-            return False
-        if self.config.max_batch_size <= 1:
-            return True
-        if self._last_batch > 1:
-            return False
-        ready = getattr(asyncio.get_running_loop(), "_ready", None)
-        return ready is not None and not ready
+        """An unbatched model with nothing queued, running or in flight, that runs on the loop: the
+        worker would run this request alone at once, so run it here and save the two hand-offs
+        between tasks (worker and caller). A batching model always queues, so that requests that
+        arrive together meet in a batch."""
+        return (self.config.max_batch_size <= 1 and not (self._queue or self._outstanding or self._running)
+                and self._inline_s < self.config.inline_below_s)
 
     def _run_now(self, item: _Item):
         outputs, timing = _run_batch(self._run, [item])

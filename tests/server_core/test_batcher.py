@@ -197,7 +197,7 @@ def test_one_preempted_execution_does_not_move_a_model_off_the_loop():
     assert average > 0.001
 
 
-def test_a_lone_request_of_a_batching_model_runs_at_once_and_concurrent_ones_still_meet():
+def test_a_lone_request_of_a_batching_model_queues_alone_and_concurrent_ones_meet():
     model = Recorder()
 
     async def go():
@@ -210,7 +210,7 @@ def test_a_lone_request_of_a_batching_model_runs_at_once_and_concurrent_ones_sti
         return lone, together
 
     lone, together = run(go())
-    assert [queue_ns for _, queue_ns in lone] == [0, 0, 0]  # ran in submit(): no queue, no hand-off
+    assert all(0 < queue_ns < 50_000_000 for _, queue_ns in lone)  # queued (batching), never waited out the delay
     assert model.batches[4:7] == [1, 1, 1] and max(model.batches[7:]) > 1
     for i, (out, _) in enumerate(together):
         np.testing.assert_array_equal(out["y"], np.full((1, 4), 2.0 * i))
