@@ -112,7 +112,8 @@ class Row:
     """One line of the table: subject against baseline, with the issue's target.
 
     `target` is "OP VALUE" on the ratio subject/baseline (">= 0.8", "<= 1.3"), "adds <= VALUE" on the
-    difference subject - baseline in `unit` (what a hop adds), or "shown" (a number, no target).
+    difference subject - baseline in `unit` (what a hop adds), or "shown" / "adds shown" (a ratio or a
+    difference shown for comparison, no target).
     `generator` names the load generator; `subject_load`/`baseline_load` carry the medians with the
     CPU of server and load generator. `skipped` says why a row has no number; `profile` names the
     server profile taken under this row's load (`--profile`); `processes` is the subject's count."""
@@ -146,7 +147,7 @@ class Row:
     @property
     def met(self) -> bool | None:
         """None where nothing was measured or the row only shows a number (target "shown")."""
-        if self.skipped or math.isnan(self.value) or self.target == "shown":
+        if self.skipped or math.isnan(self.value) or self.target.endswith("shown"):
             return None
         op, value = self.target.removeprefix("adds ").split()
         return self.value >= float(value) if op == ">=" else self.value <= float(value)

@@ -12,6 +12,8 @@
   tests/tf_service/fake_tensorflow_model_server, a Python gRPC server with TF Serving's Predict API
   and command line that runs the SavedModel with TensorFlow. It is slower than the real one; the hop
   tf_service adds in front of it (one more gRPC call, OIP <-> TensorProto translation) is the same.
+  Beside it, with no target, what a bare grpc.aio forwarder (`python -m bench.echo --forward`) adds in
+  front of the same stand-in: the floor of any one Python gRPC hop on this machine.
 
 Servers run as their real command lines (`python -m tf_service`, `python -m bench.echo`, the
 stand-in), each in its own process. The OIP rows are driven by perf_analyzer, the tfserving pair by
@@ -157,10 +159,22 @@ def _tfserving_rows(settings: Settings, store: Path) -> list[Row]:
 
         front(), straight()  # warm both
         p50 = harness.compare(settings, svc, "tf-front-1", front, straight)
-    return [Row(SUITE, "MLP via tfserving backend, p50 at 1 concurrent", "tf_service -> stand-in",
-                "Predict straight to the TF Serving stand-in", "ms", "adds <= 0.5", p50[0].p50_ms, p50[1].p50_ms,
-                "1 Python client process", *p50, profile="tf-front-1",
-                per_request="OIP decode, translation to a PredictRequest, the second gRPC call, translation back")]
+        with server_process([sys.executable, "-m", "bench.echo", "--forward", tfs.address], tmp / "forward.log",
+                            60.0, name="grpc.aio forwarder") as forwarder:
+            def forwarded():
+                return clients.run(forwarder, "/tensorflow.serving.PredictionService/Predict", predict, 1, secs, 1,
+                                   workdir=tmp)
+
+            forwarded()
+            floor = harness.compare(settings, forwarder, "forwarder-1", forwarded, straight)
+    straight_to = "Predict straight to the TF Serving stand-in"
+    return [Row(SUITE, "MLP via tfserving backend, p50 at 1 concurrent", "tf_service -> stand-in", straight_to,
+                "ms", "adds <= 0.5", p50[0].p50_ms, p50[1].p50_ms, "1 Python client process", *p50,
+                profile="tf-front-1",
+                per_request="OIP decode, translation to a PredictRequest, the second gRPC call, translation back"),
+            Row(SUITE, "floor of one Python gRPC hop, p50 at 1 concurrent", "bare grpc.aio forwarder -> stand-in",
+                straight_to, "ms", "adds shown", floor[0].p50_ms, floor[1].p50_ms, "1 Python client process",
+                *floor)]
 
 
 def _resnet_rows(settings: Settings, store: Path) -> list[Row]:

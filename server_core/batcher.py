@@ -11,6 +11,12 @@ little (`_average`). A model that is never fast stays on the worker threads; a m
 configured with `inline_below_s=0` (one that waits on another server) never runs on the loop.
 A request for an unbatched model that finds it idle runs at once inside `submit()`
 (`_quiet_and_fast`); requests for a batching model always queue and batch.
+
+A run function may be a coroutine function, `async def run(inputs, batch: BatchInfo)`, for a model
+that waits on another server (tf_service's tfserving backend): it is awaited on the event loop, no
+worker thread, with the same bound of `workers` executions at once. A request for such a model with
+no batching delay that finds nothing queued and an execution slot free runs in the caller's own task
+(no hand-off to a worker task and back); requests queue, and coalesce, only while every slot is busy.
 """
 
 from __future__ import annotations
@@ -18,10 +24,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import inspect
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
@@ -29,6 +37,7 @@ from .errors import DeadlineExceeded, ResourceExhausted, ServingError, Unavailab
 from .stats import ModelStats
 
 RunBatch = Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]]
+AsyncRunBatch = Callable[[dict[str, np.ndarray], "BatchInfo"], Awaitable[Mapping[str, np.ndarray]]]
 PROBE_EVERY = 16  # executions on worker threads between two trials on the loop
 PROBE_BELOW = 10  # ... tried only while worker-thread executions average under this many inline_below_s
 _INF = float("inf")
@@ -70,13 +79,20 @@ _running = threading.local()
 
 
 def running_batch() -> BatchInfo | None:
-    """Inside a run function: the batch being run (for models that call another server and must pass
-    the callers' deadline and requested outputs on). None outside a run."""
+    """Inside a (synchronous) run function: the batch being run (for models that call another server
+    and must pass the callers' deadline and requested outputs on). None outside a run. Coroutine run
+    functions are given it as their second argument instead."""
     batch = getattr(_running, "batch", None)
-    if batch is None:
-        return None
+    return None if batch is None else _info(batch)
+
+
+def _info(batch: list[_Item]) -> BatchInfo:
     deadlines = [i.deadline for i in batch]
     return BatchInfo(None if None in deadlines else max(deadlines), tuple(i.context for i in batch))
+
+
+def _is_async(run) -> bool:
+    return inspect.iscoroutinefunction(run) or inspect.iscoroutinefunction(type(run).__call__)
 
 
 def _batch_key(inputs: Mapping[str, np.ndarray]):
@@ -92,9 +108,13 @@ def _rows(inputs: Mapping[str, np.ndarray]) -> int | None:
 class Batcher:
     """Runs `run_batch` over batches of requests. `await submit(inputs, deadline)` -> outputs."""
 
-    def __init__(self, name: str, run_batch: RunBatch, config: BatchingConfig, stats: ModelStats):
+    def __init__(self, name: str, run_batch: RunBatch | AsyncRunBatch, config: BatchingConfig, stats: ModelStats):
         self.name = name
-        self._run = run_batch
+        self._async = _is_async(run_batch)
+        self._run = cast(RunBatch, run_batch)  # the one matching self._async is used
+        self._arun = cast(AsyncRunBatch, run_batch)
+        self._executing = 0  # executions running, or forming their batch (<= config.workers)
+        self._slot_wanted = False  # a worker task waits for an execution slot
         self.config = config
         self._stats = stats
         self._queue: collections.deque[_Item] = collections.deque()
@@ -110,7 +130,9 @@ class Batcher:
         self._last_batch = 0  # requests in the batch formed last
 
     def start(self) -> None:
-        self._pool = concurrent.futures.ThreadPoolExecutor(self.config.workers, thread_name_prefix=f"run-{self.name}")
+        if not self._async:
+            self._pool = concurrent.futures.ThreadPoolExecutor(self.config.workers,
+                                                               thread_name_prefix=f"run-{self.name}")
         self._closed = False
         self._workers = [asyncio.ensure_future(self._work()) for _ in range(self.config.workers)]
 
@@ -142,7 +164,10 @@ class Batcher:
                 raise ResourceExhausted(f"model '{self.name}': queue full ({self.config.max_queue} requests "
                                         "waiting); retry later or raise the queue size")
         rows = _rows(inputs) if self.config.max_batch_size > 1 else None
-        if self._quiet_and_fast():
+        if self._async:
+            if not self._queue and self._executing < self.config.workers and self.config.max_delay_s == 0:
+                return await self._await_now(_Item(inputs, rows, None, None, deadline, context))
+        elif self._quiet_and_fast():
             return self._run_now(_Item(inputs, rows, None, None, deadline, context))
         key = _batch_key(inputs) if rows is not None else None
         loop = asyncio.get_running_loop()
@@ -171,6 +196,23 @@ class Batcher:
     def _run_now(self, item: _Item):
         outputs, timing = _run_batch(self._run, [item])
         self._record(1, timing, item.rows or 1, True)
+        return outputs[0], 0
+
+    async def _await_now(self, item: _Item):
+        """A coroutine run, in the caller's task, holding one execution slot."""
+        self._executing += 1
+        self._outstanding += 1
+        self._running += 1
+        try:
+            outputs, timing = await _await_batch(self._arun, [item])
+        finally:
+            self._executing -= 1
+            self._outstanding -= 1
+            self._running -= 1
+            if self._slot_wanted:
+                self._slot_wanted = False
+                self._notify()
+        self._record(1, timing, item.rows or 1, False)
         return outputs[0], 0
 
     def _inline_next(self) -> bool:
@@ -241,43 +283,57 @@ class Batcher:
                 timer.cancel()
 
     async def _next(self) -> _Item:
+        """The next item, once an execution slot is free (callers' tasks may hold slots, see
+        `_await_now`); the caller owns the slot until it gives it back (`_executing -= 1`)."""
         while True:
-            item = self._take()
-            if item is not None:
-                return item
+            if self._executing < self.config.workers:
+                item = self._take()
+                if item is not None:
+                    self._executing += 1
+                    return item
+            else:
+                self._slot_wanted = True
             await self._arrival()
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
-        cfg = self.config
         while True:
             first = await self._next()
-            batch = [first]
-            rows = first.rows or 0
-            if first.key is not None and rows < cfg.max_batch_size:
-                until = first.enqueued + cfg.max_delay_s
-                while rows < cfg.max_batch_size:
-                    item = self._take(first.key, cfg.max_batch_size - rows)
-                    if item is not None:
-                        batch.append(item)
-                        rows += item.rows
-                        continue
-                    left = until - time.monotonic()
-                    if left <= 0 or (self._last_batch <= 1 and self._outstanding <= len(batch) + self._running):
-                        break  # out of time, or a quiet model: nobody else in flight and the last batch
-                        # held one request, so waiting would only add latency
-                    await self._arrival(left)
-            batch = [i for i in batch if not i.future.done()]
-            self._last_batch = len(batch)
-            if batch:
-                await self._execute(loop, batch)
+            try:
+                await self._form_and_execute(loop, first)
+            finally:
+                self._executing -= 1
+
+    async def _form_and_execute(self, loop, first: _Item) -> None:
+        cfg = self.config
+        batch = [first]
+        rows = first.rows or 0
+        if first.key is not None and rows < cfg.max_batch_size:
+            until = first.enqueued + cfg.max_delay_s
+            while rows < cfg.max_batch_size:
+                item = self._take(first.key, cfg.max_batch_size - rows)
+                if item is not None:
+                    batch.append(item)
+                    rows += item.rows
+                    continue
+                left = until - time.monotonic()
+                if left <= 0 or (self._last_batch <= 1 and self._outstanding <= len(batch) + self._running):
+                    break  # out of time, or a quiet model: nobody else in flight and the last batch
+                    # held one request, so waiting would only add latency
+                await self._arrival(left)
+        batch = [i for i in batch if not i.future.done()]
+        self._last_batch = len(batch)
+        if batch:
+            await self._execute(loop, batch)
 
     async def _execute(self, loop, batch: list[_Item]) -> None:
         started = time.monotonic()
         self._running += len(batch)
         inline = self._inline_next()
         try:
-            if inline:
+            if self._async:
+                outputs, timing = await _await_batch(self._arun, batch)
+            elif inline:
                 outputs, timing = _run_batch(self._run, batch)
             else:
                 outputs, timing = await loop.run_in_executor(self._pool, _run_batch, self._run, batch)
@@ -293,7 +349,7 @@ class Batcher:
             return
         finally:
             self._running -= len(batch)
-        self._record(len(batch), timing, sum(i.rows or 1 for i in batch), inline)
+        self._record(len(batch), timing, sum(i.rows or 1 for i in batch), inline and not self._async)
         for item, out in zip(batch, outputs):
             if not item.future.done():
                 item.future.set_result((out, int((started - item.enqueued) * 1e9)))
@@ -314,12 +370,10 @@ def _release(waiter: asyncio.Future) -> None:
 
 
 def _run_batch(run: RunBatch, batch: list[_Item]):
-    """On a worker thread: concatenate, run once, split. Returns (per-item outputs, timing ns)."""
+    """On a worker thread (or the loop): concatenate, run once, split. Returns (per-item outputs,
+    timing ns)."""
     t0 = time.perf_counter_ns()
-    if len(batch) == 1:
-        inputs = batch[0].inputs
-    else:
-        inputs = {name: np.concatenate([i.inputs[name] for i in batch]) for name in batch[0].inputs}
+    inputs = _join(batch)
     t1 = time.perf_counter_ns()
     _running.batch = batch  # running_batch() describes it, only when asked
     try:
@@ -327,18 +381,38 @@ def _run_batch(run: RunBatch, batch: list[_Item]):
     finally:
         _running.batch = None
     t2 = time.perf_counter_ns()
+    split = _split(batch, outputs)
+    return split, (t1 - t0, t2 - t1, time.perf_counter_ns() - t2)
+
+
+async def _await_batch(run: AsyncRunBatch, batch: list[_Item]):
+    """`_run_batch` for a coroutine run function, given the batch's BatchInfo."""
+    t0 = time.perf_counter_ns()
+    inputs = _join(batch)
+    t1 = time.perf_counter_ns()
+    outputs = await run(inputs, _info(batch))
+    t2 = time.perf_counter_ns()
+    split = _split(batch, outputs)
+    return split, (t1 - t0, t2 - t1, time.perf_counter_ns() - t2)
+
+
+def _join(batch: list[_Item]) -> dict[str, np.ndarray]:
     if len(batch) == 1:
-        split = [dict(outputs)]
-    else:
-        total = sum(i.rows for i in batch)
-        for name, value in outputs.items():
-            if np.ndim(value) == 0 or value.shape[0] != total:
-                raise ServingError(f"model output '{name}' has shape {np.shape(value)}, not one row per "
-                                   f"batched input row ({total}); disable batching for this model")
-        split, start = [], 0
-        for item in batch:  # views, one slice per output and request
-            end = start + item.rows
-            split.append({name: value[start:end] for name, value in outputs.items()})
-            start = end
-    t3 = time.perf_counter_ns()
-    return split, (t1 - t0, t2 - t1, t3 - t2)
+        return batch[0].inputs
+    return {name: np.concatenate([i.inputs[name] for i in batch]) for name in batch[0].inputs}
+
+
+def _split(batch: list[_Item], outputs: Mapping[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    if len(batch) == 1:
+        return [dict(outputs)]
+    total = sum(i.rows for i in batch)
+    for name, value in outputs.items():
+        if np.ndim(value) == 0 or value.shape[0] != total:
+            raise ServingError(f"model output '{name}' has shape {np.shape(value)}, not one row per "
+                               f"batched input row ({total}); disable batching for this model")
+    split, start = [], 0
+    for item in batch:  # views, one slice per output and request
+        end = start + item.rows
+        split.append({name: value[start:end] for name, value in outputs.items()})
+        start = end
+    return split

@@ -1,5 +1,5 @@
 """One model version served by TF Serving, on the shared core: the contract checks, stats, metrics and
-draining of `ServedModel`, with a run function that is one Predict call.
+draining of `ServedModel`, with a run function that is one Predict call, awaited on the event loop (no worker thread).
 
 The shared batcher coalesces requests that queue up while Predicts are in flight (no added delay:
 TF Serving does the timed batching), so concurrent callers cost fewer round trips. Each Predict
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from server_core.batcher import BatchingConfig, running_batch
+from server_core.batcher import BatchInfo, BatchingConfig
 from server_core.model import ServedModel, Signature
 
 from .config import ModelConfig
@@ -28,11 +28,8 @@ class PredictRunner:
         self.version = version
         self.contract = contract
 
-    def _wanted(self) -> list[str]:
+    def _wanted(self, batch: BatchInfo) -> list[str]:
         everything = [s.name for s in self.contract.outputs]
-        batch = running_batch()
-        if batch is None:
-            return everything
         wanted: set[str] = set()
         for request in batch.contexts:
             asked = getattr(request, "outputs", ())
@@ -41,13 +38,12 @@ class PredictRunner:
             wanted.update(asked)
         return [name for name in everything if name in wanted]
 
-    def __call__(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        batch = running_batch()
-        wanted = self._wanted()
+    async def __call__(self, inputs: Mapping[str, np.ndarray], batch: BatchInfo) -> dict[str, np.ndarray]:
+        wanted = self._wanted(batch)
         keys, out_keys = self.contract.input_keys, self.contract.output_keys
         feeds = {keys[name]: array for name, array in inputs.items()}
-        results = self.client.predict(self.model, self.version, self.contract.signature, feeds,
-                                      [out_keys[name] for name in wanted], batch.deadline if batch else None)
+        results = await self.client.predict(self.model, self.version, self.contract.signature, feeds,
+                                            [out_keys[name] for name in wanted], batch.deadline)
         return {name: results[out_keys[name]] for name in wanted if out_keys[name] in results}
 
 

@@ -1,5 +1,6 @@
-"""TF Serving's own gRPC API (tensorflow_serving.apis): Predict on worker threads (sync stub, the
-caller's deadline as timeout), status / metadata / config reload on the event loop (aio stubs).
+"""TF Serving's own gRPC API (tensorflow_serving.apis), all on the event loop (grpc.aio stubs on one
+channel created on first use): Predict with the caller's deadline as timeout, status / metadata /
+config reload with a fixed one.
 Every failure becomes a ServingError: TF Serving down -> UNAVAILABLE naming the address; TF
 Serving's own statuses pass through with their messages (see errors.from_status).
 """
@@ -31,7 +32,7 @@ _OPTIONS = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_len
             ("grpc.max_reconnect_backoff_ms", 2000)]
 STATES = {v: k for k, v in get_model_status_pb2.ModelVersionStatus.State.items()}
 CONTROL_TIMEOUT_S = 10.0
-UNBOUNDED_PREDICT_TIMEOUT_S = 600.0  # for callers that set no deadline: a hung server frees the thread
+UNBOUNDED_PREDICT_TIMEOUT_S = 600.0  # for callers that set no deadline: a hung server frees the slot
 
 
 @dataclass(frozen=True)
@@ -45,17 +46,20 @@ class VersionStatus:
 class TFServingClient:
     def __init__(self, address: str):
         self.address = address
-        self._channel = grpc.insecure_channel(address, options=_OPTIONS)
-        self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._channel).Predict
         self._aio: grpc.aio.Channel | None = None
+        self._predict = None
 
     def _aio_channel(self) -> grpc.aio.Channel:
         if self._aio is None:  # created on the server's event loop, on first use
             self._aio = grpc.aio.insecure_channel(self.address, options=_OPTIONS)
         return self._aio
 
+    def _predict_call(self):
+        if self._predict is None:
+            self._predict = prediction_service_pb2_grpc.PredictionServiceStub(self._aio_channel()).Predict
+        return self._predict
+
     async def close(self) -> None:
-        self._channel.close()
         if self._aio is not None:
             await self._aio.close()
 
@@ -73,9 +77,9 @@ class TFServingClient:
             return Unavailable(f"model '{model}': the {what} was cancelled by TF Serving at {self.address}")
         return from_status(code, details, model=model, inference=inference)
 
-    # ------------------------------------------------------------------ inference (worker threads)
-    def predict(self, model: str, version: int, signature: str, inputs: Mapping[str, np.ndarray],
-                output_filter: Iterable[str], deadline: float | None) -> dict[str, np.ndarray]:
+    # ------------------------------------------------------------------ inference
+    async def predict(self, model: str, version: int, signature: str, inputs: Mapping[str, np.ndarray],
+                      output_filter: Iterable[str], deadline: float | None) -> dict[str, np.ndarray]:
         """One Predict; inputs and outputs keyed by SignatureDef key. `deadline` is time.monotonic()."""
         request = predict_pb2.PredictRequest()
         spec = request.model_spec
@@ -86,7 +90,7 @@ class TFServingClient:
         request.output_filter.extend(output_filter)
         timeout = UNBOUNDED_PREDICT_TIMEOUT_S if deadline is None else max(0.001, deadline - time.monotonic())
         try:
-            response = self._predict(request, timeout=timeout)
+            response = await self._predict_call()(request, timeout=timeout)
         except grpc.RpcError as e:
             raise self._error(e, model, "prediction", inference=True) from None
         try:
@@ -94,7 +98,7 @@ class TFServingClient:
         except TensorProtoError as e:
             raise ModelFailure(f"model '{model}': TF Serving answered a malformed tensor: {e}") from None
 
-    # ------------------------------------------------------------------ control (event loop)
+    # ------------------------------------------------------------------ control
     async def status(self, model: str) -> list[VersionStatus] | None:
         """Every version TF Serving knows of `model`; None when it does not know the model."""
         stub = model_service_pb2_grpc.ModelServiceStub(self._aio_channel())

@@ -47,6 +47,26 @@ def echo_server():
     loop.close()
 
 
+def test_the_forwarder_passes_any_unary_call_through_unchanged(echo_server):
+    """`--forward`: the bare one-hop floor answers exactly what the server behind it answers."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server, address = asyncio.run_coroutine_threadsafe(echo.start(0, forward=echo_server.address), loop).result(30)
+    try:
+        x = np.arange(64, dtype=np.float32).reshape(1, 64)
+        with grpc.insecure_channel(address) as channel, grpc.insecure_channel(echo_server.address) as direct:
+            stub, straight = pb_grpc.GRPCInferenceServiceStub(channel), pb_grpc.GRPCInferenceServiceStub(direct)
+            request = infer_request("mlp", {"x": x})
+            assert stub.ModelInfer(request, timeout=10) == straight.ModelInfer(request, timeout=10)
+            assert stub.ModelConfig(pb.ModelConfigRequest(name="mlp"), timeout=10).config == SPEC
+    finally:
+        asyncio.run_coroutine_threadsafe(server.stop(0), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
 def test_mirrored_answers_and_echo(echo_server):
     with grpc.insecure_channel(echo_server.address) as channel:
         stub = pb_grpc.GRPCInferenceServiceStub(channel)

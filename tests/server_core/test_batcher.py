@@ -214,3 +214,72 @@ def test_a_lone_request_of_a_batching_model_queues_alone_and_concurrent_ones_mee
     assert model.batches[4:7] == [1, 1, 1] and max(model.batches[7:]) > 1
     for i, (out, _) in enumerate(together):
         np.testing.assert_array_equal(out["y"], np.full((1, 4), 2.0 * i))
+
+
+class AsyncRecorder:
+    """A model that waits on another server: a coroutine run, released by the test."""
+
+    def __init__(self):
+        self.batches: list[int] = []
+        self.infos: list = []
+        self.threads: set[int] = set()
+        self.running = 0
+        self.most = 0
+        self.gate = asyncio.Event()
+        self.arrived = asyncio.Event()
+
+    async def __call__(self, inputs, batch):
+        self.threads.add(threading.get_ident())
+        self.running += 1
+        self.most = max(self.most, self.running)
+        self.arrived.set()
+        try:
+            await self.gate.wait()
+        finally:
+            self.running -= 1
+        x = inputs["x"]
+        self.batches.append(x.shape[0])
+        self.infos.append(batch)
+        return {"y": x * 2}
+
+
+def test_a_coroutine_run_is_awaited_on_the_loop_and_given_its_batch():
+    async def go():
+        model = AsyncRecorder()
+        model.gate.set()
+        b = await started(model, max_batch_size=8, max_delay_s=0.0, workers=2)
+        deadline = time.monotonic() + 60
+        out, queue_ns = await b.submit(rows(1, value=3.0), deadline, context="ctx")
+        await b.stop()
+        return model, out, queue_ns, deadline
+
+    model, out, queue_ns, deadline = run(go())
+    np.testing.assert_array_equal(out["y"], np.full((1, 4), 6.0))
+    assert model.threads == {threading.get_ident()}  # the loop's own thread: no worker thread
+    [info] = model.infos
+    assert info.deadline == deadline and info.contexts == ("ctx",)
+
+
+def test_coroutine_runs_hold_at_most_workers_slots_and_what_queues_meanwhile_coalesces():
+    async def go():
+        model = AsyncRecorder()
+        b = await started(model, max_batch_size=8, max_delay_s=0.0, workers=2)
+        first = [asyncio.ensure_future(b.submit(rows(1, value=i))) for i in range(2)]
+        while model.running < 2:  # both slots taken by callers' own tasks
+            model.arrived.clear()
+            await model.arrived.wait()
+        later = [asyncio.ensure_future(b.submit(rows(1, value=10 + i))) for i in range(5)]
+        for _ in range(3):
+            await asyncio.sleep(0)  # let the workers look: every slot is busy, so they wait
+        queued = b.queued()
+        model.gate.set()
+        results = await asyncio.gather(*first, *later)
+        await b.stop()
+        return model, queued, results
+
+    model, queued, results = run(go())
+    assert queued == 5  # nothing ran beyond the two slots while they were held
+    assert model.most == 2
+    assert sorted(model.batches) == [1, 1, 5]  # two alone, then the five that queued in one Predict
+    for value, (out, _) in zip([0, 1, 10, 11, 12, 13, 14], results):
+        np.testing.assert_array_equal(out["y"], np.full((1, 4), 2.0 * value))
