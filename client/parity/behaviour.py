@@ -49,6 +49,7 @@ from .. import messages
 from ..channel import ChannelSettings, open_channel
 from .corpus import ANY, ERROR, OK, Case, corpus
 from .errors import ParityError
+from .report import Verdict
 from .signature import signature_differences
 
 SCHEMA = "tandem.behaviour/1"
@@ -100,7 +101,7 @@ class CaseResult:
 
 
 @dataclass
-class BehaviourReport:
+class BehaviourReport(Verdict):
     model: str
     a_url: str
     b_url: str
@@ -110,14 +111,6 @@ class BehaviourReport:
     @property
     def failures(self) -> list[str]:
         return [f"{r.case.name}: {r.failure}" for r in self.results if r.failure]
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.passed else 1
 
     def summary(self) -> dict:
         rs = self.results

@@ -33,8 +33,24 @@ class Side:
                 "infer_seconds": round(self.infer_seconds, 6), "accuracy": accuracy}
 
 
+class Verdict:
+    """A parity outcome: its `failures` (one line per difference) decide `passed` and `exit_code`."""
+
+    @property
+    def failures(self) -> list[str]:
+        raise NotImplementedError
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+
 @dataclass
-class ParityReport:
+class ParityReport(Verdict):
     """`passed` is True when every output is within tolerance (and top-1 agreement reaches
     `min_top1_agreement` when one was set); `exit_code` is then 0, else 1."""
 
@@ -71,14 +87,6 @@ class ParityReport:
                 out.append(f"top-1 agreement {agreement:.2%} is below the required "
                            f"{self.min_top1_agreement:.2%}")
         return out
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.passed else 1
 
     def to_dict(self) -> dict:
         return {

@@ -53,13 +53,12 @@ Times in series are seconds from the end of the warm-up. Values are null where n
 
 from __future__ import annotations
 
-import json
 import platform
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .write import write
+from .write import read_json, write
 
 SCHEMA = "tandem.loadtest.report/2"
 
@@ -94,12 +93,7 @@ def load(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir():
         path = path / "report.json"
-    try:
-        data = json.loads(path.read_text())
-    except OSError as e:
-        raise ValueError(f"{path}: cannot read it ({e.strerror})") from None
-    except ValueError as e:
-        raise ValueError(f"{path} is not JSON: {e}") from None
+    data = read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("models"), list):
         raise ValueError(f"{path} is not a Tandem load-test report (expected schema {SCHEMA})")
     if data.get("schema") != SCHEMA:

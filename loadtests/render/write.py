@@ -1,4 +1,5 @@
-"""Writing a report: report.json, report.md and report.html side by side."""
+"""A report's files: writing report.json, report.md and report.html side by side, and reading the
+JSON files a report is built from (`read_json`: one wording for every unreadable file)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,17 @@ from pathlib import Path
 
 from .html import render_html
 from .markdown import render_markdown
+
+
+def read_json(path: Path, label: str = ""):
+    """The JSON in `path`; ValueError naming `label` (e.g. "parity file ") and the path when the file
+    cannot be read or is not JSON."""
+    try:
+        return json.loads(path.read_text())
+    except OSError as e:
+        raise ValueError(f"{label}{path}: cannot read it ({e.strerror})") from None
+    except ValueError as e:
+        raise ValueError(f"{label}{path} is not JSON: {e}") from None
 
 
 def _plain(value) -> bool:

@@ -18,9 +18,10 @@ fails; the main job counts it as a parity failure in its exit code.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
+
+from ..render.write import read_json
 
 SCHEMA = "tandem.behaviour/1"
 
@@ -70,12 +71,7 @@ def read(path: str | Path, model: str | None = None) -> dict:
     """The behaviour section for `model` from a behaviour JSON file (one document or a list of
     them); ValueError when unreadable, of another schema, or about other models only."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as e:
-        raise ValueError(f"behaviour file {path}: cannot read it ({e.strerror})") from None
-    except ValueError as e:
-        raise ValueError(f"behaviour file {path} is not JSON: {e}") from None
+    data = read_json(path, "behaviour file ")
     docs = [d for d in (data if isinstance(data, list) else [data]) if isinstance(d, Mapping)]
     docs = [d for d in docs if d.get("schema") == SCHEMA]
     if not docs:

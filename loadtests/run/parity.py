@@ -8,9 +8,10 @@ is shown as "unknown" rather than guessed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
+
+from ..render.write import read_json
 
 KNOWN_COLUMNS = ("name", "datatype", "max_abs_diff", "max_rel_diff", "mean_abs_diff", "cosine_similarity",
                  "min_cosine_similarity", "mismatched_elements", "elements", "passed", "problem")
@@ -99,12 +100,7 @@ def read(path: str | Path, model: str | None = None) -> dict:
     """The parity section for `model` from a parity JSON file; ValueError when unreadable or about
     other models only."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as e:
-        raise ValueError(f"parity file {path}: cannot read it ({e.strerror})") from None
-    except ValueError as e:
-        raise ValueError(f"parity file {path} is not JSON: {e}") from None
+    data = read_json(path, "parity file ")
     docs = _documents(data)
     if not docs:
         raise ValueError(f"parity file {path} holds no parity document")

@@ -103,3 +103,16 @@ class Kind(Protocol):
 
     def model_config(self, target: Target, model: str, version: str, timeout: float) -> pb.ModelConfig | None:
         """The model's settings as the server states them (`inference.ModelConfig`), or None."""
+
+
+class NoServerTime:
+    """For kinds whose API keeps no per-model statistics and states no model config (stock TorchServe,
+    TF Serving): the report shows client-side latency only."""
+
+    reports_server_time = False
+
+    def statistics(self, target: Target, model: str, version: str, timeout: float) -> None:
+        return None
+
+    def model_config(self, target: Target, model: str, version: str, timeout: float) -> None:
+        return None

@@ -20,7 +20,7 @@ import numpy as np
 from client.messages import ModelMetadata, TensorSpec
 
 from . import tf_tensors
-from .base import CallError, Target, TargetError
+from .base import CallError, NoServerTime, Target, TargetError
 from .vendor import tfserving_subset_pb2 as tfs
 
 PREDICT = "/tensorflow.serving.PredictionService/Predict"
@@ -104,12 +104,11 @@ class TfServingCaller:
         self._stubs.channel.close()
 
 
-class TfServingKind:
+class TfServingKind(NoServerTime):
     scheme = "tfserving"
     summary = "a stock TensorFlow Serving's gRPC API (Predict; ?signature=NAME&model=NAME)"
     params: Mapping[str, str] = {"signature": f"the SignatureDef to call (default {DEFAULT_SIGNATURE})",
                                  "model": "the model's name in TF Serving (default: --model)"}
-    reports_server_time = False
 
     def check_params(self, params: Mapping[str, str]) -> None:
         return None
@@ -138,9 +137,3 @@ class TfServingKind:
     def open(self, target: Target, model: str, version: str, meta: ModelMetadata,
              deadline_s: float) -> TfServingCaller:
         return TfServingCaller(target, model, version, meta, deadline_s)
-
-    def statistics(self, target: Target, model: str, version: str, timeout: float) -> None:
-        return None  # its API keeps no per-model statistics: the report shows client-side latency only
-
-    def model_config(self, target: Target, model: str, version: str, timeout: float) -> None:
-        return None

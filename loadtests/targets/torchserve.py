@@ -28,7 +28,7 @@ from google.protobuf import empty_pb2
 
 from client.messages import ModelMetadata
 
-from .base import CallError, Target, TargetError
+from .base import CallError, NoServerTime, Target, TargetError
 from .vendor import torchserve_inference_pb2 as ts_pb
 from .vendor import torchserve_inference_pb2_grpc as ts_grpc
 
@@ -104,13 +104,12 @@ class TorchServeCaller:
         self._channel.close()
 
 
-class TorchServeKind:
+class TorchServeKind(NoServerTime):
     scheme = "torchserve"
     summary = "a stock TorchServe's gRPC inference API (?model=NAME&encoding=json|npy)"
     params: Mapping[str, str] = {"model": "the model's name in TorchServe (default: --model)",
                                  "version": "its version (default: TorchServe's default)",
                                  "encoding": "payload encoding of the handler: json (default) or npy"}
-    reports_server_time = False
 
     def check_params(self, params: Mapping[str, str]) -> None:
         if params.get("encoding", "json") not in ENCODINGS:
@@ -130,9 +129,3 @@ class TorchServeKind:
     def open(self, target: Target, model: str, version: str, meta: ModelMetadata,
              deadline_s: float) -> TorchServeCaller:
         return TorchServeCaller(target, model, version, meta, deadline_s)
-
-    def statistics(self, target: Target, model: str, version: str, timeout: float) -> None:
-        return None  # its API keeps no per-model statistics: the report shows client-side latency only
-
-    def model_config(self, target: Target, model: str, version: str, timeout: float) -> None:
-        return None

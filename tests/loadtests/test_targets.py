@@ -66,15 +66,24 @@ def test_tfserving_kind_reads_the_signature_and_answers(tf_stand_in):
         caller.close()
 
 
-def test_tfserving_target_in_a_comparison(tf_stand_in, tmp_path):
+def _beside_echo(tmp_path, target: str):
+    """A comparison of `target` beside the echo OIP server: (model entry, echo's entry, its entry),
+    after the checks every stock-server kind must pass: both ran every round, every sampled answer
+    checked out, and only the OIP side reports server time."""
     with echo_server() as echo:
-        proc = _compare(tmp_path, f"echo=grpc://{echo.address}", f"tfs=tfserving://{tf_stand_in}")
+        proc = _compare(tmp_path, f"echo=grpc://{echo.address}", target)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (model,) = json.loads((tmp_path / "out" / "report.json").read_text())["models"]
-    echo_t, tfs_t = model["targets"]
-    assert tfs_t["kind"] == "tfserving" and tfs_t["status"] == "ok" and len(tfs_t["rounds"]) == 2
-    assert tfs_t["checks"]["sampled"] > 0 and tfs_t["checks"]["failed"] == 0
-    assert tfs_t["server_time"] is None and echo_t["server_time"]["requests"] > 0
+    echo_t, other = model["targets"]
+    assert other["status"] == "ok" and [r["round"] for r in other["rounds"]] == [1, 2]
+    assert other["requests"]["ok"] > 0 and other["checks"]["sampled"] > 0 and other["checks"]["failed"] == 0
+    assert other["server_time"] is None and echo_t["server_time"]["requests"] > 0
+    return model, echo_t, other
+
+
+def test_tfserving_target_in_a_comparison(tf_stand_in, tmp_path):
+    model, _, tfs_t = _beside_echo(tmp_path, f"tfs=tfserving://{tf_stand_in}")
+    assert tfs_t["kind"] == "tfserving"
     assert model["verdicts"][0]["line"].startswith("tfs ")
 
 
@@ -110,15 +119,8 @@ def test_torchserve_handler_answers_each_request_its_own_rows(ts_address):
 
 
 def test_torchserve_target_in_a_comparison(ts_address, tmp_path):
-    with echo_server() as echo:
-        proc = _compare(tmp_path, f"echo=grpc://{echo.address}", f"ts=torchserve://{ts_address}?encoding=json")
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    (model,) = json.loads((tmp_path / "out" / "report.json").read_text())["models"]
-    echo_t, ts_t = model["targets"]
-    assert (ts_t["kind"], ts_t["status"]) == ("torchserve", "ok")
-    assert ts_t["requests"]["ok"] > 0 and ts_t["checks"]["sampled"] > 0 and ts_t["checks"]["failed"] == 0
-    assert [r["round"] for r in ts_t["rounds"]] == [1, 2]
-    assert ts_t["server_time"] is None and echo_t["server_time"] is not None
+    _, _, ts_t = _beside_echo(tmp_path, f"ts=torchserve://{ts_address}?encoding=json")
+    assert ts_t["kind"] == "torchserve"
     md = (tmp_path / "out" / "report.md").read_text()
     assert "client-side latency only: torchserve:// reports no server statistics" in md
 
