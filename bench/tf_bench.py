@@ -171,7 +171,8 @@ def _tfserving_rows(settings: Settings, store: Path) -> list[Row]:
     return [Row(SUITE, "MLP via tfserving backend, p50 at 1 concurrent", "tf_service -> stand-in", straight_to,
                 "ms", "adds <= 0.5", p50[0].p50_ms, p50[1].p50_ms, "1 Python client process", *p50,
                 profile="tf-front-1",
-                per_request="OIP decode, translation to a PredictRequest, the second gRPC call, translation back"),
+                per_request="OIP decode, translation to a PredictRequest, the second gRPC call, translation back; "
+                            "the next row is what a bare Python gRPC forwarder adds, the floor of any hop"),
             Row(SUITE, "floor of one Python gRPC hop, p50 at 1 concurrent", "bare grpc.aio forwarder -> stand-in",
                 straight_to, "ms", "adds shown", floor[0].p50_ms, floor[1].p50_ms, "1 Python client process",
                 *floor)]
