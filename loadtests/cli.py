@@ -230,23 +230,16 @@ def diff_main(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    if args.command in ("compare", "run"):
-        from .run import interrupt
-
-        with interrupt.recorded():
-            return _load_main(args)
-    if args.command == "diff":
-        return diff_main(args)
-    return report_main(args)
-
-
-def _load_main(args) -> int:
     if args.command == "compare":
         return compare_main(args)
-    from .run.job_settings import JobSettings
-    from .run.mainjob import run
+    if args.command == "diff":
+        return diff_main(args)
+    if args.command == "run":
+        from .run.job_settings import JobSettings
+        from .run.mainjob import run
 
-    return run(JobSettings(models=args.models, scenario=args.scenario, users=args.users,
+        return run(JobSettings(models=args.models, scenario=args.scenario, users=args.users,
                                duration_s=args.duration, warmup_s=args.warmup, out=args.out, zoo=args.zoo,
                                seed=args.seed, tf_backend=args.tf_backend, rounds=args.rounds,
                                sweep_model=args.sweep_model, slo_p99_ms=args.slo_p99_ms))
+    return report_main(args)

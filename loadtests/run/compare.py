@@ -19,9 +19,9 @@ from ..stats import bootstrap, sweep, verdicts
 from ..stats.aggregate import target_entry
 from ..targets import Target, kind_of
 from . import behaviour as behaviour_mod
-from . import interrupt, server_time
 from . import parity as parity_mod
 from . import preflight as pre
+from . import server_time
 from .locust_run import STARTUP_ALLOWANCE_S, Turn, run_target
 from .plan import CompareConfig
 from .preflight import PreflightError
@@ -96,7 +96,6 @@ def run_compare(config: CompareConfig, progress: Progress | None = None) -> Comp
     done = 0
     for r in range(config.rounds):
         for t in config.order(r):
-            interrupted = interrupted or interrupt.requested()
             if interrupted or t.name in gone:
                 rounds[t.name].append(_skipped(t, r, "the comparison was interrupted (Ctrl-C)" if interrupted
                                                else gone[t.name]))

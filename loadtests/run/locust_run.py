@@ -23,7 +23,7 @@ import psutil
 from ..sampling.resources import summarize as summarize_resources
 from ..sampling.sampler import ResourceSampler
 from ..targets import CallError, Target, kind_of
-from . import interrupt, server_time
+from . import server_time
 from .plan import CompareConfig
 from .progress import Progress, fmt_seconds
 
@@ -129,7 +129,6 @@ def _drive(proc, config: CompareConfig, watch: Watch, turn: Turn, phase: str, pr
     hard_deadline = started + config.locust_time_limit_s + STARTUP_ALLOWANCE_S
     try:
         while proc.poll() is None:
-            interrupt.check()  # one that a finalizer swallowed
             elapsed = time.monotonic() - started
             if at_measure is not None and elapsed >= config.warmup_s + LOCUST_START_S:
                 at_measure()

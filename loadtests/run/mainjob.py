@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import interrupt
 from .job_settings import JobSettings
 from .localstack import LocalService, ServiceError
 from .progress import Progress
@@ -175,7 +174,6 @@ def run(settings: JobSettings) -> int:
                                                  slo_p99_ms=settings.slo_p99_ms,
                                                  rounds=min(settings.sweep_rounds, settings.rounds))))
             for folder, scenario in runs:
-                interrupt.check()  # one that a finalizer swallowed during parity or start-up
                 if scenario["scenario"] == "sweep":
                     progress.message(f"== {model}: sweep, 1..{settings.users} users, {settings.sweep_step_s:g}s "
                                      f"a step, p99 limit {settings.slo_p99_ms:g} ms")

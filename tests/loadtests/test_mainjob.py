@@ -55,9 +55,17 @@ def test_main_job_builds_serves_checks_parity_and_reports(tmp_path):
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
+def _sigint_as_in_a_terminal() -> None:
+    """In the child, before exec: SIGINT's default action, as a job started from a terminal has. A test
+    run started as a background job of a non-interactive shell (`make test &`) has SIGINT ignored, and
+    every child would inherit that: Python then never raises KeyboardInterrupt and Ctrl-C is a no-op."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_the_services(tmp_path):
     proc = subprocess.Popen([sys.executable, *ARGS, "--duration", "60s", "--out", str(tmp_path)], cwd=ROOT,
-                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=_sigint_as_in_a_terminal)
     lines: list[str] = []
     try:
         def loading():
