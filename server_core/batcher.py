@@ -10,7 +10,9 @@ a moving average of the executions run on the loop; while executions run on work
 little (`_average`). A model that is never fast stays on the worker threads; a model
 configured with `inline_below_s=0` (one that waits on another server) never runs on the loop.
 A request for an unbatched model that finds it idle runs at once inside `submit()`
-(`_quiet_and_fast`); requests for a batching model always queue and batch.
+(`_quiet_and_fast`); requests for a batching model always queue and batch. The first request of a
+batch waits up to `max_delay_s` for company, except at a quiet model (its last batch held one request
+and nobody else is in flight), which runs it at once unless configured `quiet_skips_delay=False`.
 
 A run function may be a coroutine function, `async def run(inputs, batch: BatchInfo)`, for a model
 that waits on another server (tf_service's tfserving backend): it is awaited on the event loop, no
@@ -52,6 +54,11 @@ class BatchingConfig:
     # Executions whose recent average is below this run on the event loop itself: for tiny models a
     # hop to a worker thread costs more than the model. 0 always uses the worker threads.
     inline_below_s: float = 0.001
+    # A quiet model (the last batch held one request and nobody else is in flight) runs a request at
+    # once instead of waiting out max_delay_s for company that is unlikely to come. False: the first
+    # request of a batch always waits up to max_delay_s (as TorchServe's and Triton's batchers do), so
+    # requests that arrive spread out within the delay still meet.
+    quiet_skips_delay: bool = True
 
     def __post_init__(self):
         if self.max_queue < 1 or self.workers < 1 or self.max_delay_s < 0:
@@ -317,7 +324,8 @@ class Batcher:
                     rows += item.rows
                     continue
                 left = until - time.monotonic()
-                if left <= 0 or (self._last_batch <= 1 and self._outstanding <= len(batch) + self._running):
+                if left <= 0 or (cfg.quiet_skips_delay and self._last_batch <= 1
+                                 and self._outstanding <= len(batch) + self._running):
                     break  # out of time, or a quiet model: nobody else in flight and the last batch
                     # held one request, so waiting would only add latency
                 await self._arrival(left)

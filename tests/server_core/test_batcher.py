@@ -283,3 +283,24 @@ def test_coroutine_runs_hold_at_most_workers_slots_and_what_queues_meanwhile_coa
     assert sorted(model.batches) == [1, 1, 5]  # two alone, then the five that queued in one Predict
     for value, (out, _) in zip([0, 1, 10, 11, 12, 13, 14], results):
         np.testing.assert_array_equal(out["y"], np.full((1, 4), 2.0 * value))
+
+
+def test_without_the_quiet_shortcut_a_request_arriving_a_moment_later_meets_the_first():
+    """quiet_skips_delay=False: even at a quiet model the first request waits for company, so a
+    request that arrives after it (not with it) still shares its batch."""
+    async def go():
+        model = Recorder()
+        b = await started(model, max_batch_size=2, max_delay_s=60.0, inline_below_s=1.0, quiet_skips_delay=False)
+        first = asyncio.ensure_future(b.submit(rows(1, value=1.0)))  # a fresh model: quiet
+        for _ in range(5):
+            await asyncio.sleep(0)  # the worker has taken `first` and waits for company
+        waited = not first.done()
+        second = asyncio.ensure_future(b.submit(rows(1, value=2.0)))
+        answers = await asyncio.gather(first, second)  # the batch is full: it leaves at once
+        await b.stop()
+        return model, waited, answers
+
+    model, waited, answers = run(go())
+    assert waited and model.batches == [2]
+    for value, (out, _) in zip((1.0, 2.0), answers):
+        np.testing.assert_array_equal(out["y"], np.full((1, 4), 2 * value))
