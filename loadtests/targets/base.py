@@ -15,6 +15,7 @@ stable word (a gRPC status name, `BAD_RESPONSE`) that groups errors in the repor
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -23,6 +24,21 @@ import numpy as np
 
 from client.messages import ModelMetadata
 from protos import grpc_predict_v2_pb2 as pb
+
+TOKEN_ENV = "token_env"
+TOKEN_ENV_HELP = ("the environment variable that holds a bearer token, sent as `authorization: Bearer <token>` "
+                  "(the token itself stays out of URLs and reports)")
+
+
+def bearer_token(params: Mapping[str, str]) -> str | None:
+    """The token named by `?token_env=VAR` (None without one); ValueError when VAR is unset or empty."""
+    var = params.get(TOKEN_ENV)
+    if var is None:
+        return None
+    token = os.environ.get(var, "")
+    if not token:
+        raise ValueError(f"{TOKEN_ENV}={var}: the environment variable {var} is not set (or empty)")
+    return token
 
 
 class TargetError(Exception):

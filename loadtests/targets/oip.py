@@ -1,7 +1,8 @@
 """`grpc://HOST:PORT` (the default scheme): any Open Inference Protocol v2 gRPC server: Tandem's
 services, Triton, KServe, MLServer. Signature from ModelMetadata; one ModelInfer per request with
-raw tensor contents; liveness from ServerLive. These servers may also answer ModelStatistics and
-ModelConfig (where the server's time goes: `loadtests.run.server_time`)."""
+raw tensor contents; liveness from ServerLive; `?token_env=VAR`: a bearer token on every call.
+These servers may also answer ModelStatistics and ModelConfig (where the server's time goes:
+`loadtests.run.server_time`)."""
 
 from __future__ import annotations
 
@@ -18,21 +19,24 @@ from client.sync import InferenceClient
 from protos import grpc_predict_v2_pb2 as pb
 from protos import grpc_predict_v2_pb2_grpc as pb_grpc
 
-from .base import CallError, Target, TargetError
+from .base import TOKEN_ENV, TOKEN_ENV_HELP, CallError, Target, TargetError, bearer_token
 
 
 class OipCaller:
     def __init__(self, target: Target, model: str, version: str, deadline_s: float):
         self.model, self.version = model, version
-        self._channel = open_channel(ChannelSettings(target.address, timeout=deadline_s, max_attempts=1), grpc)
+        settings = ChannelSettings(target.address, timeout=deadline_s, max_attempts=1,
+                                   token=bearer_token(target.params))
+        self._channel = open_channel(settings, grpc)
         self._stub = pb_grpc.GRPCInferenceServiceStub(self._channel)
+        self._metadata = settings.metadata() or None
 
     def encode(self, inputs: Mapping[str, np.ndarray]):
         return infer_request(self.model, inputs, version=self.version or None)
 
     def call(self, request, timeout: float):
         try:
-            response = self._stub.ModelInfer(request, timeout=timeout)
+            response = self._stub.ModelInfer(request, timeout=timeout, metadata=self._metadata)
         except grpc.RpcError as e:
             error = from_rpc_error(e)
             raise CallError(error.code.name, error.message) from None
@@ -46,7 +50,7 @@ class OipCaller:
 
     def live(self, timeout: float) -> bool:
         try:
-            return self._stub.ServerLive(pb.ServerLiveRequest(), timeout=timeout).live
+            return self._stub.ServerLive(pb.ServerLiveRequest(), timeout=timeout, metadata=self._metadata).live
         except grpc.RpcError as e:
             error = from_rpc_error(e)
             raise CallError(error.code.name, error.message) from None
@@ -58,15 +62,16 @@ class OipCaller:
 class OipKind:
     scheme = "grpc"
     summary = "any OIP v2 gRPC server (Tandem's services, Triton, KServe, MLServer)"
-    params: Mapping[str, str] = {}
+    params: Mapping[str, str] = {TOKEN_ENV: TOKEN_ENV_HELP}
     reports_server_time = True
 
     def check_params(self, params: Mapping[str, str]) -> None:
-        return None
+        bearer_token(params)
 
     def metadata(self, target: Target, model: str, version: str, timeout: float) -> ModelMetadata:
         where = target.where()
-        with InferenceClient(target.address, timeout=timeout, max_attempts=1) as client:
+        with InferenceClient(target.address, timeout=timeout, max_attempts=1,
+                             token=bearer_token(target.params)) as client:
             try:
                 if not client.is_server_live():
                     raise TargetError(f"{where} says it is not live")
@@ -101,8 +106,9 @@ class OipKind:
 def _ask(target: Target, rpc: str, request, timeout: float):
     """One RPC's answer, or None when the server does not answer it (UNIMPLEMENTED, down, ...)."""
     channel = grpc.insecure_channel(target.address)
+    headers = ChannelSettings(target.address, token=bearer_token(target.params)).metadata() or None
     try:
-        return getattr(pb_grpc.GRPCInferenceServiceStub(channel), rpc)(request, timeout=timeout)
+        return getattr(pb_grpc.GRPCInferenceServiceStub(channel), rpc)(request, timeout=timeout, metadata=headers)
     except grpc.RpcError:
         return None
     finally:

@@ -1,4 +1,4 @@
-"""`http://HOST:PORT[?encoding=json|binary]`: any Open Inference Protocol v2 REST server (KServe's
+"""`http://HOST:PORT[?encoding=json|binary][&token_env=VAR]`: any Open Inference Protocol v2 REST server (KServe's
 "V2" HTTP/JSON API: Tandem's services started with `--http-port`, Triton, KServe, MLServer).
 
 One `POST /v2/models/{m}[/versions/{v}]/infer` per request, over one keep-alive connection per user
@@ -32,7 +32,7 @@ from client import codec, datatypes
 from client.messages import ModelMetadata, TensorSpec
 from protos import grpc_predict_v2_pb2 as pb
 
-from .base import CallError, Target, TargetError
+from .base import TOKEN_ENV, TOKEN_ENV_HELP, CallError, Target, TargetError, bearer_token
 
 HEADER_LENGTH = "Inference-Header-Content-Length"
 ENCODINGS = ("json", "binary")
@@ -82,9 +82,10 @@ class Answer:
 class Connection:
     """One keep-alive HTTP/1.1 connection to HOST:PORT; every call bounded by its timeout."""
 
-    def __init__(self, address: str, timeout: float):
+    def __init__(self, address: str, timeout: float, token: str | None = None):
         from geventhttpclient import HTTPClient  # late: imports gevent (not needed by other kinds)
 
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
         host, _, port = address.rpartition(":")
         self._client = HTTPClient(host.strip("[]"), int(port), connection_timeout=min(timeout, CONNECT_TIMEOUT_S),
                                   network_timeout=timeout, concurrency=1)
@@ -96,7 +97,7 @@ class Connection:
 
         try:
             with gevent.Timeout(timeout):
-                response = self._client.request(method, path, body=body, headers=dict(headers or {}))
+                response = self._client.request(method, path, body=body, headers={**self._auth, **(headers or {})})
                 try:
                     data = response.read()
                 finally:
@@ -186,7 +187,7 @@ def metadata_of(doc: dict) -> ModelMetadata:
 
 class RestCaller:
     def __init__(self, target: Target, model: str, version: str, deadline_s: float):
-        self._connection = Connection(target.address, deadline_s)
+        self._connection = Connection(target.address, deadline_s, bearer_token(target.params))
         self._path = model_path(model, version) + "/infer"
         self._binary = target.params.get("encoding", "json") == "binary"
 
@@ -221,16 +222,17 @@ class RestKind:
     scheme = "http"
     summary = "any OIP v2 REST server (Tandem's services with --http-port, Triton, KServe; ?encoding=json|binary)"
     params: Mapping[str, str] = {"encoding": "tensors as JSON data (json, default) or Triton's binary extension "
-                                             "(binary)"}
+                                             "(binary)", TOKEN_ENV: TOKEN_ENV_HELP}
     reports_server_time = True
 
     def check_params(self, params: Mapping[str, str]) -> None:
+        bearer_token(params)
         if params.get("encoding", "json") not in ENCODINGS:
             raise ValueError(f"encoding={params['encoding']!r}; expected one of {', '.join(ENCODINGS)}")
 
     def metadata(self, target: Target, model: str, version: str, timeout: float) -> ModelMetadata:
         where = target.where()
-        connection = Connection(target.address, timeout)
+        connection = Connection(target.address, timeout, bearer_token(target.params))
         try:
             try:
                 live = connection.request("GET", "/v2/health/live", timeout)
@@ -289,7 +291,7 @@ class RestKind:
 
     @staticmethod
     def _get(target: Target, path: str, timeout: float) -> dict | None:
-        connection = Connection(target.address, timeout)
+        connection = Connection(target.address, timeout, bearer_token(target.params))
         try:
             return connection.get_json(path, timeout)
         except CallError:
