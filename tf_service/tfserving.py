@@ -216,7 +216,7 @@ class TFServingBackend(RepositoryManagement, ResolvingBackend):
         if not self._reachable:
             raise self.client.unreachable(self._down)
         entry = self._models.get(name)
-        if entry is None or (name not in self.store.names() and not entry.served):
+        if entry is None or (not entry.served and name not in self.store.names()):  # no store scan per request
             known = ", ".join(self.names()) or "none"
             raise NotFound(f"model '{name}' is not in the repository; available models: {known}")
         if not entry.served:

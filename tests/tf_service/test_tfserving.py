@@ -62,6 +62,17 @@ def test_deadline_output_filter_and_tensor_content_cross_the_wire(remote, stand_
     assert 'tandem_requests_total{model="add_sub",status="OK",version="1"}' in metrics
 
 
+def test_a_served_model_resolves_without_scanning_the_base_path(remote, monkeypatch):
+    """The request path looks a served model up in memory; the base path is read by the poll only."""
+    backend = remote.server.backend
+
+    def scanned():
+        raise AssertionError("the base path was scanned on the request path")
+
+    monkeypatch.setattr(backend.store, "names", scanned)
+    assert backend.resolve("add_sub", "1").version == "1"
+
+
 def test_bytes_travel_as_dt_string(remote, stand_in):
     data = np.array([[b"a", b"\x00\xff"], [b"", "\u00e9".encode()]], dtype=object)
     with InferenceClient(remote.address) as c:
