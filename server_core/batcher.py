@@ -16,9 +16,8 @@ and nobody else is in flight), which runs it at once unless configured `quiet_sk
 
 A run function may be a coroutine function, `async def run(inputs, batch: BatchInfo)`, for a model
 that waits on another server (tf_service's tfserving backend): it is awaited on the event loop, no
-worker thread, with the same bound of `workers` executions at once. A request for such a model with
-no batching delay that finds nothing queued and an execution slot free runs in the caller's own task
-(no hand-off to a worker task and back); requests queue, and coalesce, only while every slot is busy.
+worker thread, by the same `workers` worker tasks (so at most that many at once); requests that
+queue while they are busy coalesce into batches as for any model.
 """
 
 from __future__ import annotations
@@ -120,8 +119,6 @@ class Batcher:
         self._async = _is_async(run_batch)
         self._run = cast(RunBatch, run_batch)  # the one matching self._async is used
         self._arun = cast(AsyncRunBatch, run_batch)
-        self._executing = 0  # executions running, or forming their batch (<= config.workers)
-        self._slot_wanted = False  # a worker task waits for an execution slot
         self.config = config
         self._stats = stats
         self._queue: collections.deque[_Item] = collections.deque()
@@ -171,10 +168,7 @@ class Batcher:
                 raise ResourceExhausted(f"model '{self.name}': queue full ({self.config.max_queue} requests "
                                         "waiting); retry later or raise the queue size")
         rows = _rows(inputs) if self.config.max_batch_size > 1 else None
-        if self._async:
-            if not self._queue and self._executing < self.config.workers and self.config.max_delay_s == 0:
-                return await self._await_now(_Item(inputs, rows, None, None, deadline, context))
-        elif self._quiet_and_fast():
+        if not self._async and self._quiet_and_fast():
             return self._run_now(_Item(inputs, rows, None, None, deadline, context))
         key = _batch_key(inputs) if rows is not None else None
         loop = asyncio.get_running_loop()
@@ -203,23 +197,6 @@ class Batcher:
     def _run_now(self, item: _Item):
         outputs, timing = _run_batch(self._run, [item])
         self._record(1, timing, item.rows or 1, True)
-        return outputs[0], 0
-
-    async def _await_now(self, item: _Item):
-        """A coroutine run, in the caller's task, holding one execution slot."""
-        self._executing += 1
-        self._outstanding += 1
-        self._running += 1
-        try:
-            outputs, timing = await _await_batch(self._arun, [item])
-        finally:
-            self._executing -= 1
-            self._outstanding -= 1
-            self._running -= 1
-            if self._slot_wanted:
-                self._slot_wanted = False
-                self._notify()
-        self._record(1, timing, item.rows or 1, False)
         return outputs[0], 0
 
     def _inline_next(self) -> bool:
@@ -290,26 +267,16 @@ class Batcher:
                 timer.cancel()
 
     async def _next(self) -> _Item:
-        """The next item, once an execution slot is free (callers' tasks may hold slots, see
-        `_await_now`); the caller owns the slot until it gives it back (`_executing -= 1`)."""
         while True:
-            if self._executing < self.config.workers:
-                item = self._take()
-                if item is not None:
-                    self._executing += 1
-                    return item
-            else:
-                self._slot_wanted = True
+            item = self._take()
+            if item is not None:
+                return item
             await self._arrival()
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            first = await self._next()
-            try:
-                await self._form_and_execute(loop, first)
-            finally:
-                self._executing -= 1
+            await self._form_and_execute(loop, await self._next())
 
     async def _form_and_execute(self, loop, first: _Item) -> None:
         cfg = self.config

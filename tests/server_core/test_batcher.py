@@ -260,17 +260,18 @@ def test_a_coroutine_run_is_awaited_on_the_loop_and_given_its_batch():
     assert info.deadline == deadline and info.contexts == ("ctx",)
 
 
-def test_coroutine_runs_hold_at_most_workers_slots_and_what_queues_meanwhile_coalesces():
+def test_coroutine_runs_hold_at_most_workers_and_what_queues_meanwhile_coalesces():
     async def go():
         model = AsyncRecorder()
         b = await started(model, max_batch_size=8, max_delay_s=0.0, workers=2)
-        first = [asyncio.ensure_future(b.submit(rows(1, value=i))) for i in range(2)]
-        while model.running < 2:  # both slots taken by callers' own tasks
+        first = []
+        for i in range(2):  # one after the other: each worker runs one, held by the gate
             model.arrived.clear()
+            first.append(asyncio.ensure_future(b.submit(rows(1, value=i))))
             await model.arrived.wait()
         later = [asyncio.ensure_future(b.submit(rows(1, value=10 + i))) for i in range(5)]
         for _ in range(3):
-            await asyncio.sleep(0)  # let the workers look: every slot is busy, so they wait
+            await asyncio.sleep(0)  # let the requests queue: both workers are busy
         queued = b.queued()
         model.gate.set()
         results = await asyncio.gather(*first, *later)
@@ -278,9 +279,9 @@ def test_coroutine_runs_hold_at_most_workers_slots_and_what_queues_meanwhile_coa
         return model, queued, results
 
     model, queued, results = run(go())
-    assert queued == 5  # nothing ran beyond the two slots while they were held
+    assert queued == 5  # nothing ran beyond the two workers while they were held
     assert model.most == 2
-    assert sorted(model.batches) == [1, 1, 5]  # two alone, then the five that queued in one Predict
+    assert sorted(model.batches) == [1, 1, 5]  # two alone, then the five that queued in one run
     for value, (out, _) in zip([0, 1, 10, 11, 12, 13, 14], results):
         np.testing.assert_array_equal(out["y"], np.full((1, 4), 2.0 * value))
 
