@@ -304,7 +304,7 @@ class Batcher:
     async def _execute(self, loop, batch: list[_Item]) -> None:
         started = time.monotonic()
         self._running += len(batch)
-        inline = self._inline_next()
+        inline = not self._async and self._inline_next()  # coroutine runs are always awaited on the loop
         try:
             if self._async:
                 outputs, timing = await _await_batch(self._arun, batch)
@@ -324,7 +324,7 @@ class Batcher:
             return
         finally:
             self._running -= len(batch)
-        self._record(len(batch), timing, sum(i.rows or 1 for i in batch), inline and not self._async)
+        self._record(len(batch), timing, sum(i.rows or 1 for i in batch), inline)
         for item, out in zip(batch, outputs):
             if not item.future.done():
                 item.future.set_result((out, int((started - item.enqueued) * 1e9)))
