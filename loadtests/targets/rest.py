@@ -82,6 +82,11 @@ class Answer:
 class Connection:
     """One keep-alive HTTP/1.1 connection to HOST:PORT; every call bounded by its timeout."""
 
+    @classmethod
+    def to(cls, target: Target, timeout: float) -> Connection:
+        """A connection to the target, sending its `?token_env=` token (if any) on every request."""
+        return cls(target.address, timeout, bearer_token(target.params))
+
     def __init__(self, address: str, timeout: float, token: str | None = None):
         from geventhttpclient import HTTPClient  # late: imports gevent (not needed by other kinds)
 
@@ -187,7 +192,7 @@ def metadata_of(doc: dict) -> ModelMetadata:
 
 class RestCaller:
     def __init__(self, target: Target, model: str, version: str, deadline_s: float):
-        self._connection = Connection(target.address, deadline_s, bearer_token(target.params))
+        self._connection = Connection.to(target, deadline_s)
         self._path = model_path(model, version) + "/infer"
         self._binary = target.params.get("encoding", "json") == "binary"
 
@@ -232,7 +237,7 @@ class RestKind:
 
     def metadata(self, target: Target, model: str, version: str, timeout: float) -> ModelMetadata:
         where = target.where()
-        connection = Connection(target.address, timeout, bearer_token(target.params))
+        connection = Connection.to(target, timeout)
         try:
             try:
                 live = connection.request("GET", "/v2/health/live", timeout)
@@ -291,7 +296,7 @@ class RestKind:
 
     @staticmethod
     def _get(target: Target, path: str, timeout: float) -> dict | None:
-        connection = Connection(target.address, timeout, bearer_token(target.params))
+        connection = Connection.to(target, timeout)
         try:
             return connection.get_json(path, timeout)
         except CallError:
