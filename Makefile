@@ -20,8 +20,9 @@ $(STAMP): $(REQS)
 
 # System tools the tests use: Debian's docker-compose validates the compose files (no engine needed);
 # Java runs the stock TorchServe that the comparison and the benchmark measure against; Triton's
-# perf_analyzer (shipped in the tritonclient 2.40.0 wheel) runs against both services. perf_analyzer
-# goes into its own folder, never over the venv's tritonclient (requirements/compat.txt); it needs
+# perf_analyzer (shipped in the tritonclient 2.40.0 wheel) runs against both services; h2load
+# (Debian's nghttp2-client) loads the gRPC methods perf_analyzer cannot (TorchServe, TF Serving).
+# perf_analyzer goes into its own folder, never over the venv's tritonclient (requirements/compat.txt); it needs
 # libcudart.so.12 (the nvidia-cuda-runtime-cu12 wheel, in the same folder) and Debian's libb64-0d.
 PERF_DIR := $(VENV)/perf_analyzer
 PERF_TRITONCLIENT := 2.40.0
@@ -39,6 +40,10 @@ tools:
 	  echo "installing Triton's perf_analyzer (tritonclient $(PERF_TRITONCLIENT) wheel) into $(PERF_DIR)"; \
 	  $(PY) -m pip install --quiet --no-deps --target $(PERF_DIR) "tritonclient[all]==$(PERF_TRITONCLIENT)" \
 	    "nvidia-cuda-runtime-cu12==$(PERF_CUDART)"; }
+	@command -v h2load >/dev/null 2>&1 || { \
+	  echo "installing h2load (Debian package nghttp2-client) to load TorchServe and TF Serving in the benchmark"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client >/dev/null; }
 	@ldconfig -p | grep -q 'libb64\.so\.0d' || { \
 	  echo "installing libb64-0d (Debian package) for perf_analyzer"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

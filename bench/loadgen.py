@@ -1,5 +1,8 @@
-"""The load generator for OIP v2 targets: perf_analyzer where `make tools` installed it, else Python
-client processes (bench/clients.py). Either way: batch 1, zero-filled inputs, closed loop."""
+"""The load generators. OIP v2 targets: perf_analyzer where `make tools` installed it, else Python
+client processes (bench/clients.py); batch 1, zero-filled inputs, closed loop. Targets perf_analyzer
+cannot drive (one gRPC method, one pre-serialised request: TorchServe's Predictions, TF Serving's
+Predict, and whatever is set beside them): h2load where `make tools` installed it, else the same
+Python client processes."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import clients, perf
+from . import clients, h2load, perf
 from .harness import Load, Server
 
 OIP_INFER = "/inference.GRPCInferenceService/ModelInfer"
@@ -58,3 +61,24 @@ class OipLoad:
             self.run(server, model, concurrency, duration_s, requests_per_window=requests_per_window)
         except RuntimeError:
             pass
+
+
+class RawLoad:
+    """One pre-serialised request to one gRPC method, closed loop: h2load, else Python client
+    processes (at most one per concurrent request)."""
+
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        self.why_not_h2load = h2load.missing()
+
+    def name(self, concurrency: int) -> str:
+        if not self.why_not_h2load:
+            return "h2load"
+        processes = min(client_processes(), concurrency)
+        return f"{processes} Python client process{'es' if processes > 1 else ''}"
+
+    def run(self, server: Server, method: str, payload: bytes, concurrency: int, duration_s: float) -> Load:
+        if not self.why_not_h2load:
+            return h2load.run(server, method, payload, concurrency, duration_s, workdir=self.workdir)
+        return clients.run(server, method, payload, concurrency, duration_s, min(client_processes(), concurrency),
+                           workdir=self.workdir)

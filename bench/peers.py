@@ -8,8 +8,8 @@ one torch thread each):
 - TorchServe 0.12 (the project's venv; Java from `make tools`) over its gRPC Predictions API, with
   torch-model-archiver's archive of the same file, batch 8 / 5 ms, one worker, raw FP32 bytes in and
   out (bench/torchserve_handler.py); torch_service serves the same file with the same batch 8 / 5 ms.
-  Driven by the same Python client processes on both sides (perf_analyzer has no TorchServe gRPC
-  mode). Target: torch_service >= 3x.
+  Driven by the same load generator on both sides, h2load where installed (perf_analyzer has no
+  TorchServe gRPC mode; bench/loadgen.RawLoad). Target: torch_service >= 3x.
 
 A peer that cannot be set up (no network for KServe's environment, no Java) gives a row that says
 why instead of a number."""
@@ -26,10 +26,10 @@ import numpy as np
 
 from loadtests.run.torchserve import BIN, free_port, stock_torchserve
 
-from . import clients, envs, harness
+from . import envs, harness
 from .echo import mirror
 from .harness import REPO_ROOT, Row, Server, Settings, server_process
-from .loadgen import OIP_INFER, Model, OipLoad, client_processes
+from .loadgen import OIP_INFER, Model, OipLoad, RawLoad
 from .torch_bench import add_mlp, save_mlp, service
 
 SUITE = "peers"
@@ -119,24 +119,23 @@ def _torchserve(settings: Settings, model_file: Path):
 
 
 def _torchserve_row(settings: Settings, store: Path, model_file: Path) -> Row:
-    procs = client_processes()
     row = Row(SUITE, f"{WHAT}, batch 8 / 5 ms", "torch_service", "TorchServe 0.12 (gRPC Predictions)", "req/s",
               ">= 3")
     why = _torchserve_missing()
     if why:
         return _skip(row, why)
-    secs, oip, predictions = settings.mlp_s, MLP8.request_bytes(), _ts_request()
+    load, secs, oip, predictions = RawLoad(settings.workdir), settings.mlp_s, MLP8.request_bytes(), _ts_request()
     with service(settings, store, "mlp8", "peers-mlp8", "--torch-threads", "1") as svc, \
             _torchserve(settings, model_file) as peer:
         def subject():
-            return clients.run(svc, OIP_INFER, oip, 16, secs, procs, workdir=settings.workdir)
+            return load.run(svc, OIP_INFER, oip, 16, secs)
 
         def baseline():
-            return clients.run(peer, TS_PREDICT, predictions, 16, secs, procs, workdir=settings.workdir)
+            return load.run(peer, TS_PREDICT, predictions, 16, secs)
 
         subject(), baseline()  # warm both
         s, b = harness.compare(settings, svc, "peers-torchserve-16", subject, baseline)
-    return _fill(row, s, b, f"{procs} Python client processes", "peers-torchserve-16")
+    return _fill(row, s, b, load.name(16), "peers-torchserve-16")
 
 
 # ------------------------------------------------------------------ rows

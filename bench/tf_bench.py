@@ -17,8 +17,9 @@
 
 Servers run as their real command lines (`python -m tf_service`, `python -m bench.echo`, the
 stand-in), each in its own process. The OIP rows are driven by perf_analyzer, the tfserving pair by
-one Python client process on both sides (perf_analyzer cannot send TF Serving's Predict and OIP in
-one mode). Rounds alternate subject and baseline; ratios are medians.
+one load generator on both sides, h2load where installed, else one Python client process
+(bench/loadgen.RawLoad: perf_analyzer cannot send TF Serving's Predict and OIP in one mode). Rounds
+alternate subject and baseline; ratios are medians.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from . import clients, harness
+from . import harness
 from .harness import Row, Settings, server_process
-from .loadgen import OIP_INFER, Model, OipLoad
+from .loadgen import OIP_INFER, Model, OipLoad, RawLoad
 from .torch_bench import echo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +40,7 @@ SUITE = "tf"
 STAND_IN = REPO_ROOT / "tests" / "tf_service" / "fake_tensorflow_model_server"
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 MLP = Model("mlp", "x", (1, 64))
+PREDICT = "/tensorflow.serving.PredictionService/Predict"
 RESNET = Model("resnet18", "images", (1, 224, 224, 3))
 
 
@@ -141,7 +143,7 @@ def _tfserving_rows(settings: Settings, store: Path) -> list[Row]:
     from google.protobuf import text_format
     from tensorflow_serving.config import model_server_config_pb2
 
-    tmp, secs = settings.workdir, settings.mlp_s
+    tmp, secs, load = settings.workdir, settings.mlp_s, RawLoad(settings.workdir)
     config = model_server_config_pb2.ModelServerConfig()
     config.model_config_list.config.add(name="mlp", base_path=str(store / "mlp"), model_platform="tensorflow")
     (tmp / "tfs.config").write_text(text_format.MessageToString(config))
@@ -152,29 +154,28 @@ def _tfserving_rows(settings: Settings, store: Path) -> list[Row]:
             _tf_service(settings, store, "tf-front", "--backend", "tfserving", "--tfserving-address",
                         tfs.address) as svc:
         def front():
-            return clients.run(svc, OIP_INFER, oip, 1, secs, 1, workdir=tmp)
+            return load.run(svc, OIP_INFER, oip, 1, secs)
 
         def straight():
-            return clients.run(tfs, "/tensorflow.serving.PredictionService/Predict", predict, 1, secs, 1, workdir=tmp)
+            return load.run(tfs, PREDICT, predict, 1, secs)
 
         front(), straight()  # warm both
         p50 = harness.compare(settings, svc, "tf-front-1", front, straight)
         with server_process([sys.executable, "-m", "bench.echo", "--forward", tfs.address], tmp / "forward.log",
                             60.0, name="grpc.aio forwarder") as forwarder:
             def forwarded():
-                return clients.run(forwarder, "/tensorflow.serving.PredictionService/Predict", predict, 1, secs, 1,
-                                   workdir=tmp)
+                return load.run(forwarder, PREDICT, predict, 1, secs)
 
             forwarded()
             floor = harness.compare(settings, forwarder, "forwarder-1", forwarded, straight)
     straight_to = "Predict straight to the TF Serving stand-in"
     return [Row(SUITE, "MLP via tfserving backend, p50 at 1 concurrent", "tf_service -> stand-in", straight_to,
-                "ms", "adds <= 0.5", p50[0].p50_ms, p50[1].p50_ms, "1 Python client process", *p50,
+                "ms", "adds <= 0.5", p50[0].p50_ms, p50[1].p50_ms, load.name(1), *p50,
                 profile="tf-front-1",
                 per_request="OIP decode, translation to a PredictRequest, the second gRPC call, translation back; "
                             "the next row is what a bare Python gRPC forwarder adds, the floor of any hop"),
             Row(SUITE, "floor of one Python gRPC hop, p50 at 1 concurrent", "bare grpc.aio forwarder -> stand-in",
-                straight_to, "ms", "adds shown", floor[0].p50_ms, floor[1].p50_ms, "1 Python client process",
+                straight_to, "ms", "adds shown", floor[0].p50_ms, floor[1].p50_ms, load.name(1),
                 *floor)]
 
 

@@ -4,20 +4,17 @@ generators drive it. Asserts what was answered and counted, not how fast."""
 
 from __future__ import annotations
 
-import asyncio
 import math
-import os
-import threading
 
 import grpc
 import numpy as np
 import pytest
 
 from bench import clients, echo, perf
-from bench.harness import Server
 from client.messages import infer_request
 from protos import grpc_predict_v2_pb2 as pb
 from protos import grpc_predict_v2_pb2_grpc as pb_grpc
+from tests.support.aio_thread import serving
 
 SPEC = pb.ModelConfig(name="mlp", platform="pytorch", max_batch_size=16,
                       input=[pb.ModelInput(name="x", data_type=pb.TYPE_FP32, dims=[64])],
@@ -35,36 +32,21 @@ MIRRORED = {
 
 @pytest.fixture(scope="module")
 def echo_server():
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
     answers = {name: message.SerializeToString() for name, message in MIRRORED.items()}
-    server, address = asyncio.run_coroutine_threadsafe(echo.start(0, answers), loop).result(30)
-    yield Server(address, os.getpid(), "echo")
-    asyncio.run_coroutine_threadsafe(server.stop(0), loop).result(30)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+    with serving(lambda: echo.start(0, answers)) as server:
+        yield server
 
 
 def test_the_forwarder_passes_any_unary_call_through_unchanged(echo_server):
     """`--forward`: the bare one-hop floor answers exactly what the server behind it answers."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    server, address = asyncio.run_coroutine_threadsafe(echo.start(0, forward=echo_server.address), loop).result(30)
-    try:
+    with serving(lambda: echo.start(0, forward=echo_server.address), "forwarder") as forwarder:
         x = np.arange(64, dtype=np.float32).reshape(1, 64)
-        with grpc.insecure_channel(address) as channel, grpc.insecure_channel(echo_server.address) as direct:
+        with grpc.insecure_channel(forwarder.address) as channel, \
+                grpc.insecure_channel(echo_server.address) as direct:
             stub, straight = pb_grpc.GRPCInferenceServiceStub(channel), pb_grpc.GRPCInferenceServiceStub(direct)
             request = infer_request("mlp", {"x": x})
             assert stub.ModelInfer(request, timeout=10) == straight.ModelInfer(request, timeout=10)
             assert stub.ModelConfig(pb.ModelConfigRequest(name="mlp"), timeout=10).config == SPEC
-    finally:
-        asyncio.run_coroutine_threadsafe(server.stop(0), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
 
 
 def test_mirrored_answers_and_echo(echo_server):
