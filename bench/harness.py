@@ -133,6 +133,7 @@ class Row:
     skipped: str = ""
     processes: int = 1
     per_request: str = ""  # latency rows: what the subject does per request that the baseline does not
+    inside: str = ""  # what the subject's own statistics say of its rounds (bench/inside.py)
 
     @property
     def additive(self) -> bool:
@@ -163,7 +164,8 @@ class Row:
                  f"{client:.2f}, of {cores}")
         if self.unit == "ms":
             why = (f"at one request in flight the +{s.p50_ms - b.p50_ms:.2f} ms are {self.subject}'s own path per "
-                   f"request ({self.per_request or 'its work beyond the baseline'}), not load")
+                   f"request ({self.per_request or 'its work beyond the baseline'}), not load; the target "
+                   f"leaves {self._room_ms():.2f} ms beyond the baseline")
         elif s.server_cores + client >= 0.85 * cores:
             why = "the machine's cores are full: the server and the load generator share them"
         elif math.isnan(b.client_cores) and s.server_cores < 0.8 * b.server_cores:
@@ -176,7 +178,12 @@ class Row:
             why = "about one core per server process: bound by its Python thread (one at a time under the GIL)"
         else:
             why = "cores left idle: time goes in waiting (batch delay, thread hand-offs)"
-        return f"{why} ({facts})"
+        return f"{why} ({facts})" + (f"; {self.inside}" if self.inside else "")
+
+    def _room_ms(self) -> float:
+        """How much a latency row's target lets the subject add to the baseline."""
+        op, value = self.target.removeprefix("adds ").split()
+        return float(value) if self.additive else (float(value) - 1) * self.baseline_value
 
 
 def cpu_seconds(pid: int) -> float:

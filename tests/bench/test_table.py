@@ -50,6 +50,16 @@ def test_limits_name_the_bound():
     latency = _row(1.9, 1.0, "<= 1.3", "ms", subject_load=_load(0.5, p50_ms=1.9),
                    baseline_load=_load(0.5, p50_ms=1.0), per_request="decode, forward, encode")
     assert "+0.90 ms" in latency.limits() and "decode, forward, encode" in latency.limits()
+    assert "the target leaves 0.30 ms beyond the baseline" in latency.limits()
+    hop = _row(2.6, 1.9, "adds <= 0.5", "ms", subject_load=_load(0.5, p50_ms=2.6), baseline_load=_load(0.5, p50_ms=1.9))
+    assert "the target leaves 0.50 ms beyond the baseline" in hop.limits()
+
+
+def test_limits_quote_what_the_service_counted():
+    row = _row(700, 1000, ">= 0.8", subject_load=_load(1.0), baseline_load=_load(0.9),
+               inside="inside the server (its ModelStatistics over these rounds) ...")
+    assert row.limits().endswith("; inside the server (its ModelStatistics over these rounds) ...")
+    assert ";" not in _row(700, 1000, ">= 0.8", subject_load=_load(1.0), baseline_load=_load(0.9)).limits()
 
 
 def test_render_prints_target_met_and_notes():
