@@ -80,7 +80,7 @@ clean:
 	rm -rf $(VENV) .pytest_cache
 
 bench: $(STAMP) tools
-	$(PY) -m bench $(ARGS)
+	$(PY) -m bench --profile $(ARGS)
 
 # The main job: zoo, both services, parity and load for every model, one report (ARGS=... for options,
 # e.g. make run ARGS="--models digits-mlp --duration 10s").

@@ -29,10 +29,17 @@ def _number(value: float) -> str:
     return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"
 
 
+def _value(row: Row, digits: int, of: float | None = None) -> str:
+    value = row.value if of is None else of
+    return f"{value:+.{digits}f} {row.unit}" if row.additive else f"{value:.{digits}f}x"
+
+
 def _cells(row: Row, note: str) -> tuple[str, ...]:
     if row.skipped:
         return (row.suite, row.what, row.subject, row.baseline, "-", row.target, "-", "-", "-", note)
-    value = f"{row.value:+.2f} {row.unit}" if row.additive else f"{row.value:.2f}x"
+    value = _value(row, 2)
+    if row.met is False and value == _value(row, 2, of=row.threshold):
+        value = _value(row, 3)  # a miss must not read as the target itself ("0.60x" against ">= 0.6")
     met = {True: "yes", False: "NO", None: "-"}[row.met]
     return (row.suite, row.what, f"{row.subject}: {_number(row.subject_value)} {row.unit}",
             f"{row.baseline}: {_number(row.baseline_value)} {row.unit}", value, row.target, met,
@@ -76,8 +83,9 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter rounds, fewer of them (noisier)")
     parser.add_argument("--only", default=",".join(SUITES), help="comma-separated suites: " + ", ".join(SUITES))
     parser.add_argument("--profile", action="store_true",
-                        help="record each subject server's profile under load into reports/bench/ "
-                             "(py-spy, else cProfile); the numbers of such a run are perturbed by it")
+                        help="record each subject server's profile under one more measurement after its rounds "
+                             "into reports/bench/ and summarise it in the notes (py-spy; cProfile where py-spy "
+                             "cannot be had, which slows the servers through every round)")
     args = parser.parse_args(argv)
     names = args.only.split(",")
     for name in names:
@@ -89,7 +97,8 @@ def main(argv=None) -> int:
 
         profiler = Profiler()
         if profiler.why_not:
-            print(f"py-spy: {profiler.why_not}; profiling with cProfile", file=sys.stderr)
+            print(f"py-spy: {profiler.why_not}; profiling with cProfile, which slows the servers through every "
+                  "round: this run's numbers are for reading the profiles beside", file=sys.stderr)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="tandem-bench-") as d:
         settings = Settings(args.quick, Path(d), profiler)

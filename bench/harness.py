@@ -56,9 +56,12 @@ class Settings:
         """A server's command line, as `--profile` needs it started."""
         return self.profiler.wrap(cmd, name) if self.profiler else cmd
 
-    def attach(self, server: Server, name: str):
-        """A context recording `server`'s profile as `name` under `--profile`; else nothing."""
-        return self.profiler.attach(server.pid, name) if self.profiler else contextlib.nullcontext()
+    def profile(self, server: Server, name: str, measure: Callable[[], Load]) -> None:
+        """Under `--profile`: `server`'s profile, recorded as `name`, under one more `measure()` after
+        the rounds of record (its numbers dropped, so the profiler perturbs no number in the table)."""
+        if self.profiler:
+            with self.profiler.attach(server.pid, name):
+                measure()
 
 
 @dataclass
@@ -146,12 +149,19 @@ class Row:
         return self.subject_value / self.baseline_value if self.baseline_value else math.nan
 
     @property
+    def threshold(self) -> float:
+        """The number in the target ("<= 1.3" -> 1.3); NaN for rows that only show a number."""
+        if self.target.endswith("shown"):
+            return math.nan
+        return float(self.target.removeprefix("adds ").split()[1])
+
+    @property
     def met(self) -> bool | None:
         """None where nothing was measured or the row only shows a number (target "shown")."""
         if self.skipped or math.isnan(self.value) or self.target.endswith("shown"):
             return None
-        op, value = self.target.removeprefix("adds ").split()
-        return self.value >= float(value) if op == ">=" else self.value <= float(value)
+        op = self.target.removeprefix("adds ").split()[0]
+        return self.value >= self.threshold if op == ">=" else self.value <= self.threshold
 
     def limits(self) -> str:
         """What the CPU figures say bounds the subject (for a missed target)."""
@@ -182,8 +192,7 @@ class Row:
 
     def _room_ms(self) -> float:
         """How much a latency row's target lets the subject add to the baseline."""
-        op, value = self.target.removeprefix("adds ").split()
-        return float(value) if self.additive else (float(value) - 1) * self.baseline_value
+        return self.threshold if self.additive else (self.threshold - 1) * self.baseline_value
 
 
 def cpu_seconds(pid: int) -> float:
@@ -267,6 +276,8 @@ def in_process(forward: Callable[[], object], duration_s: float, items_per_call:
 
 def compare(settings: Settings, server: Server, name: str, subject: Callable[[], Load],
             baseline: Callable[[], Load]) -> tuple[Summary, Summary]:
-    """`rounds` (as many as `settings` says), with `server`'s profile recorded meanwhile as `name`."""
-    with settings.attach(server, name):
-        return rounds(settings.rounds, subject, baseline)
+    """`rounds` (as many as `settings` says); then, under `--profile`, `server`'s profile under one
+    more subject measurement (`Settings.profile`)."""
+    result = rounds(settings.rounds, subject, baseline)
+    settings.profile(server, name, subject)
+    return result

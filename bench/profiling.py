@@ -1,13 +1,13 @@
 """`--profile`: the server's own profile under the load of a row, so that a missed target is explained.
 
 py-spy (installed on demand into .venv/bench-tools, sampling the running server from outside, all
-threads, non-blocking) records while the subject's rounds run; the collapsed stacks are written to
-reports/bench/<name>.txt (open in speedscope, or feed to flamegraph.pl). Where py-spy cannot be had,
-the server runs under cProfile instead (main thread only, slower, written when the server exits:
-reports/bench/<name>.prof). `summary(name)` gives the functions holding most of the samples.
-
-A profiler takes CPU from a 2-core machine: the numbers of a `--profile` run are for reading the
-profile beside, not for the table of record."""
+threads, non-blocking) records while one more subject measurement runs after the rounds of record
+(`Settings.profile`), so the table's numbers are taken without it; the collapsed stacks are written
+to reports/bench/<name>.txt (open in speedscope, or feed to flamegraph.pl). Where py-spy cannot be
+had, the server runs under cProfile instead (main thread only, written when the server exits:
+reports/bench/<name>.prof): it slows the server through every round, so the numbers of such a run
+are for reading the profile beside, not for the table of record. `summary(name)` gives the
+functions holding most of the samples."""
 
 from __future__ import annotations
 

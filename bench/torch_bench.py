@@ -195,12 +195,16 @@ def _resnet_rows(settings: Settings, store: Path, program: Path) -> list[Row]:
     served, same, default = [], [], []
     with service(settings, store, "resnet18", "torch-resnet") as svc:
         load.warm(svc, RESNET, 8, secs, requests_per_window=8)  # the first batches of each size are slow
-        with settings.attach(svc, "torch-resnet"), inside.watch(svc, RESNET.name) as seen:
+        def serve() -> harness.Load:
+            return load.run(svc, RESNET, 8, secs, requests_per_window=settings.cnn_requests)
+
+        with inside.watch(svc, RESNET.name) as seen:
             for _ in range(n):
-                served.append(load.run(svc, RESNET, 8, secs, requests_per_window=settings.cnn_requests))
+                served.append(serve())
                 same.append(forward_with(service_threads))
                 if default_threads != service_threads:
                     default.append(forward_with(default_threads))
+        settings.profile(svc, "torch-resnet", serve)
     s, b1 = harness.summarise(served), harness.summarise(same)
     what = "ResNet-18 224x224, 8 concurrent"
     rows = [Row(SUITE, what, "torch_service", f"in-process forward (batch 8, {service_threads} threads)",

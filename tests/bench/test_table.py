@@ -62,6 +62,14 @@ def test_limits_quote_what_the_service_counted():
     assert ";" not in _row(700, 1000, ">= 0.8", subject_load=_load(1.0), baseline_load=_load(0.9)).limits()
 
 
+def test_a_near_miss_shows_enough_digits_not_to_read_as_met():
+    near = _row(596, 1000, ">= 0.6", generator="perf_analyzer", subject_load=_load(1.0), baseline_load=_load(0.9))
+    line = render([near]).splitlines()[2]
+    assert "0.596x" in line and " NO " in line
+    assert "0.70x" in render([_row(700, 1000, ">= 0.8")]).splitlines()[2]
+    assert "+0.504 ms" in render([_row(2.404, 1.9, "adds <= 0.5", "ms")]).splitlines()[2]
+
+
 def test_render_prints_target_met_and_notes():
     rows = [_row(900, 1000, ">= 0.8", generator="perf_analyzer", subject_load=_load(0.8), baseline_load=_load(0.9)),
             _row(700, 1000, ">= 0.8", generator="perf_analyzer", subject_load=_load(1.0), baseline_load=_load(0.9)),
