@@ -7,6 +7,7 @@ the median of the rounds is reported (these machines are noisy)."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import queue
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from server_core.launch import stop_group
+
+from . import inside
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REPORTS = REPO_ROOT / "reports" / "bench"
@@ -89,6 +92,7 @@ class Summary:
     items_per_s: float
     client_cores: float
     server_cores: float
+    inside: str = ""  # the subject's own statistics over its rounds (bench/inside.py), when read
 
 
 def _median(values: list[float]) -> float:
@@ -97,8 +101,10 @@ def _median(values: list[float]) -> float:
 
 
 def summarise(loads: list[Load]) -> Summary:
-    return Summary(*(_median([getattr(load, f) for load in loads])
-                     for f in ("rps", "p50_ms", "items_per_s", "client_cores", "server_cores")))
+    rps, p50_ms, items_per_s, client_cores, server_cores = (
+        _median([getattr(load, f) for load in loads])
+        for f in ("rps", "p50_ms", "items_per_s", "client_cores", "server_cores"))
+    return Summary(rps, p50_ms, items_per_s, client_cores, server_cores)
 
 
 def rounds(n: int, subject: Callable[[], Load], baseline: Callable[[], Load]) -> tuple[Summary, Summary]:
@@ -136,7 +142,6 @@ class Row:
     skipped: str = ""
     processes: int = 1
     per_request: str = ""  # latency rows: what the subject does per request that the baseline does not
-    inside: str = ""  # what the subject's own statistics say of its rounds (bench/inside.py)
 
     @property
     def additive(self) -> bool:
@@ -188,7 +193,7 @@ class Row:
             why = "about one core per server process: bound by its Python thread (one at a time under the GIL)"
         else:
             why = "cores left idle: time goes in waiting (batch delay, thread hand-offs)"
-        return f"{why} ({facts})" + (f"; {self.inside}" if self.inside else "")
+        return f"{why} ({facts})" + (f"; {s.inside}" if s.inside else "")
 
     def _room_ms(self) -> float:
         """How much a latency row's target lets the subject add to the baseline."""
@@ -275,9 +280,11 @@ def in_process(forward: Callable[[], object], duration_s: float, items_per_call:
 
 
 def compare(settings: Settings, server: Server, name: str, subject: Callable[[], Load],
-            baseline: Callable[[], Load]) -> tuple[Summary, Summary]:
-    """`rounds` (as many as `settings` says); then, under `--profile`, `server`'s profile under one
-    more subject measurement (`Settings.profile`)."""
-    result = rounds(settings.rounds, subject, baseline)
+            baseline: Callable[[], Load], model: str = "") -> tuple[Summary, Summary]:
+    """`rounds` (as many as `settings` says), with `model`'s statistics at `server` read over them
+    where given (the subject's `inside`); then, under `--profile`, `server`'s profile under one more
+    subject measurement (`Settings.profile`)."""
+    with inside.watch(server.address, model) if model else contextlib.nullcontext(inside.Inside()) as seen:
+        subject_side, baseline_side = rounds(settings.rounds, subject, baseline)
     settings.profile(server, name, subject)
-    return result
+    return dataclasses.replace(subject_side, inside=seen.text), baseline_side

@@ -1,7 +1,7 @@
 """What a service's own statistics (OIP ModelStatistics, Triton's fields) say about the rounds of a
 measurement: where a request's time inside the server went, for the note on a missed target.
 
-`watch(server, model)` reads the model's statistics before and after a block of rounds; the
+`watch(address, model)` reads the model's statistics before and after a block of rounds; the
 difference covers the requests of those rounds only (baseline rounds in between do not touch the
 service). From it: per request, the time from entering the model's path to its answer (`success`)
 and the part spent queued for a batch (`queue`); per execution, the model's own run (compute input +
@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-from .harness import Server
 
 _FIELDS = ("success", "queue", "compute_input", "compute_infer", "compute_output")
 
@@ -28,13 +26,13 @@ class Counts:
     inferences: int
 
 
-def read(server: Server, model: str, timeout_s: float = 30.0) -> Counts:
+def read(address: str, model: str, timeout_s: float = 30.0) -> Counts:
     import grpc
 
     from protos import grpc_predict_v2_pb2 as pb
     from protos import grpc_predict_v2_pb2_grpc as pb_grpc
 
-    with grpc.insecure_channel(server.address) as channel:
+    with grpc.insecure_channel(address) as channel:
         answer = pb_grpc.GRPCInferenceServiceStub(channel).ModelStatistics(pb.ModelStatisticsRequest(name=model),
                                                                            timeout=timeout_s)
     durations: dict[str, tuple[int, int]] = {f: (0, 0) for f in _FIELDS}
@@ -74,9 +72,9 @@ class Inside:
 
 
 @contextlib.contextmanager
-def watch(server: Server, model: str) -> Iterator[Inside]:
-    """The statistics of `model` at `server` over the block (the text stays "" if the block fails)."""
+def watch(address: str, model: str) -> Iterator[Inside]:
+    """The statistics of `model` at `address` over the block (the text stays "" if the block fails)."""
     seen = Inside()
-    before = read(server, model)
+    before = read(address, model)
     yield seen
-    seen.fill(before, read(server, model))
+    seen.fill(before, read(address, model))

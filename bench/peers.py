@@ -26,7 +26,7 @@ import numpy as np
 
 from loadtests.run.torchserve import BIN, free_port, stock_torchserve
 
-from . import envs, harness, inside
+from . import envs, harness
 from .echo import mirror
 from .harness import REPO_ROOT, Row, Server, Settings, server_process
 from .loadgen import OIP_INFER, Model, OipLoad, RawLoad
@@ -62,10 +62,9 @@ def _kserve_row(settings: Settings, store: Path, model_file: Path) -> Row:
         with _kserve(settings, python, model_file, metadata) as peer:
             load.warm(svc, MLP, 16)
             load.warm(peer, MLP, 16)
-            with inside.watch(svc, MLP.name) as seen:
-                s, b = harness.compare(settings, svc, "peers-kserve-16", lambda: load.run(svc, MLP, 16, secs),
-                                       lambda: load.run(peer, MLP, 16, secs))
-    return _fill(row, s, b, load.name, "peers-kserve-16", seen)
+            s, b = harness.compare(settings, svc, "peers-kserve-16", lambda: load.run(svc, MLP, 16, secs),
+                                   lambda: load.run(peer, MLP, 16, secs), MLP.name)
+    return _fill(row, s, b, load.name, "peers-kserve-16")
 
 
 # ------------------------------------------------------------------ TorchServe
@@ -135,9 +134,8 @@ def _torchserve_row(settings: Settings, store: Path, model_file: Path) -> Row:
             return load.run(peer, TS_PREDICT, predictions, 16, secs)
 
         subject(), baseline()  # warm both
-        with inside.watch(svc, MLP8.name) as seen:
-            s, b = harness.compare(settings, svc, "peers-torchserve-16", subject, baseline)
-    return _fill(row, s, b, load.name(16), "peers-torchserve-16", seen)
+        s, b = harness.compare(settings, svc, "peers-torchserve-16", subject, baseline, MLP8.name)
+    return _fill(row, s, b, load.name(16), "peers-torchserve-16")
 
 
 # ------------------------------------------------------------------ rows
@@ -147,11 +145,9 @@ def _skip(row: Row, why: str) -> Row:
     return row
 
 
-def _fill(row: Row, s: harness.Summary, b: harness.Summary, generator: str, profile: str,
-          seen: inside.Inside) -> Row:
+def _fill(row: Row, s: harness.Summary, b: harness.Summary, generator: str, profile: str) -> Row:
     row.subject_value, row.baseline_value = s.rps, b.rps
     row.subject_load, row.baseline_load, row.generator, row.profile = s, b, generator, profile
-    row.inside = seen.text
     return row
 
 

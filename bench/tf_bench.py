@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from . import harness, inside
+from . import harness
 from .harness import Row, Settings, server_process
 from .loadgen import OIP_INFER, Model, OipLoad, RawLoad
 from .torch_bench import echo
@@ -133,11 +133,10 @@ def _mlp_rows(settings: Settings, store: Path) -> list[Row]:
             echo(settings, svc, "mlp", "tf-echo") as bare:
         load.warm(svc, MLP, 16)
         load.warm(bare, MLP, 16)
-        with inside.watch(svc, MLP.name) as seen:
-            many = harness.compare(settings, svc, "tf-mlp-16", lambda: load.run(svc, MLP, 16, secs),
-                                   lambda: load.run(bare, MLP, 16, secs))
+        many = harness.compare(settings, svc, "tf-mlp-16", lambda: load.run(svc, MLP, 16, secs),
+                               lambda: load.run(bare, MLP, 16, secs), MLP.name)
     return [Row(SUITE, "MLP 64-256-256-10, 16 concurrent", "tf_service (embedded)", "grpc.aio echo", "req/s",
-                ">= 0.6", many[0].rps, many[1].rps, load.name, *many, profile="tf-mlp-16", inside=seen.text)]
+                ">= 0.6", many[0].rps, many[1].rps, load.name, *many, profile="tf-mlp-16")]
 
 
 def _tfserving_rows(settings: Settings, store: Path) -> list[Row]:
@@ -161,8 +160,7 @@ def _tfserving_rows(settings: Settings, store: Path) -> list[Row]:
             return load.run(tfs, PREDICT, predict, 1, secs)
 
         front(), straight()  # warm both
-        with inside.watch(svc, MLP.name) as seen:
-            p50 = harness.compare(settings, svc, "tf-front-1", front, straight)
+        p50 = harness.compare(settings, svc, "tf-front-1", front, straight, MLP.name)
         with server_process([sys.executable, "-m", "bench.echo", "--forward", tfs.address], tmp / "forward.log",
                             60.0, name="grpc.aio forwarder") as forwarder:
             def forwarded():
@@ -175,8 +173,7 @@ def _tfserving_rows(settings: Settings, store: Path) -> list[Row]:
                 "ms", "adds <= 0.5", p50[0].p50_ms, p50[1].p50_ms, load.name(1), *p50,
                 profile="tf-front-1",
                 per_request="OIP decode, translation to a PredictRequest, the second gRPC call, translation back; "
-                            "the next row is what a bare Python gRPC forwarder adds, the floor of any hop",
-                inside=seen.text),
+                            "the next row is what a bare Python gRPC forwarder adds, the floor of any hop"),
             Row(SUITE, "floor of one Python gRPC hop, p50 at 1 concurrent", "bare grpc.aio forwarder -> stand-in",
                 straight_to, "ms", "adds shown", floor[0].p50_ms, floor[1].p50_ms, load.name(1),
                 *floor)]
@@ -194,13 +191,11 @@ def _resnet_rows(settings: Settings, store: Path) -> list[Row]:
 
     with _tf_service(settings, store, "tf-resnet", "--backend", "embedded", "--models", "resnet18") as svc:
         load.warm(svc, RESNET, 8, secs, requests_per_window=8)  # the first batches of each size are slow
-        with inside.watch(svc, RESNET.name) as seen:
-            ips = harness.compare(settings, svc, "tf-resnet",
-                                  lambda: load.run(svc, RESNET, 8, secs, requests_per_window=settings.cnn_requests),
-                                  lambda: harness.in_process(forward, secs, items_per_call=8))
+        ips = harness.compare(settings, svc, "tf-resnet",
+                              lambda: load.run(svc, RESNET, 8, secs, requests_per_window=settings.cnn_requests),
+                              lambda: harness.in_process(forward, secs, items_per_call=8), RESNET.name)
     return [Row(SUITE, "ResNet-18 224x224, 8 concurrent", "tf_service (embedded)", "in-process forward (batch 8)",
-                "images/s", ">= 0.9", ips[0].items_per_s, ips[1].items_per_s, load.name, *ips, profile="tf-resnet",
-                inside=seen.text)]
+                "images/s", ">= 0.9", ips[0].items_per_s, ips[1].items_per_s, load.name, *ips, profile="tf-resnet")]
 
 
 def run(settings: Settings) -> list[Row]:

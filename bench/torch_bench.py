@@ -16,6 +16,7 @@ ratio is the median over the rounds.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -154,18 +155,16 @@ def _mlp_rows(settings: Settings, store: Path) -> list[Row]:
             echo(settings, svc, "mlp") as bare:
         load.warm(svc, MLP, 16)
         load.warm(bare, MLP, 16)
-        with inside.watch(svc, MLP.name) as seen_many:
-            many = harness.compare(settings, svc, "torch-mlp-16", lambda: load.run(svc, MLP, 16, secs),
-                                   lambda: load.run(bare, MLP, 16, secs))
-        with inside.watch(svc, MLP.name) as seen_one:
-            one = harness.compare(settings, svc, "torch-mlp-1", lambda: load.run(svc, MLP, 1, secs),
-                                  lambda: load.run(bare, MLP, 1, secs))
+        many = harness.compare(settings, svc, "torch-mlp-16", lambda: load.run(svc, MLP, 16, secs),
+                               lambda: load.run(bare, MLP, 16, secs), MLP.name)
+        one = harness.compare(settings, svc, "torch-mlp-1", lambda: load.run(svc, MLP, 1, secs),
+                              lambda: load.run(bare, MLP, 1, secs), MLP.name)
     what = "MLP 64-256-256-10"
     return [Row(SUITE, f"{what}, 16 concurrent", "torch_service", "grpc.aio echo", "req/s", ">= 0.8",
-                many[0].rps, many[1].rps, load.name, *many, profile="torch-mlp-16", inside=seen_many.text),
+                many[0].rps, many[1].rps, load.name, *many, profile="torch-mlp-16"),
             Row(SUITE, f"{what}, p50 at 1 concurrent", "torch_service", "grpc.aio echo", "ms", "<= 1.3",
                 one[0].p50_ms, one[1].p50_ms, load.name, *one, profile="torch-mlp-1",
-                per_request="decode, hand-offs to and from the batcher, forward, encode", inside=seen_one.text)]
+                per_request="decode, hand-offs to and from the batcher, forward, encode")]
 
 
 def _resnet_rows(settings: Settings, store: Path, program: Path) -> list[Row]:
@@ -195,26 +194,26 @@ def _resnet_rows(settings: Settings, store: Path, program: Path) -> list[Row]:
     served, same, default = [], [], []
     with service(settings, store, "resnet18", "torch-resnet") as svc:
         load.warm(svc, RESNET, 8, secs, requests_per_window=8)  # the first batches of each size are slow
+
         def serve() -> harness.Load:
             return load.run(svc, RESNET, 8, secs, requests_per_window=settings.cnn_requests)
 
-        with inside.watch(svc, RESNET.name) as seen:
+        with inside.watch(svc.address, RESNET.name) as seen:
             for _ in range(n):
                 served.append(serve())
                 same.append(forward_with(service_threads))
                 if default_threads != service_threads:
                     default.append(forward_with(default_threads))
         settings.profile(svc, "torch-resnet", serve)
-    s, b1 = harness.summarise(served), harness.summarise(same)
+    s, b1 = dataclasses.replace(harness.summarise(served), inside=seen.text), harness.summarise(same)
     what = "ResNet-18 224x224, 8 concurrent"
     rows = [Row(SUITE, what, "torch_service", f"in-process forward (batch 8, {service_threads} threads)",
-                "images/s", ">= 0.9", s.items_per_s, b1.items_per_s, load.name, s, b1, profile="torch-resnet",
-                inside=seen.text)]
+                "images/s", ">= 0.9", s.items_per_s, b1.items_per_s, load.name, s, b1, profile="torch-resnet")]
     if default:
         b2 = harness.summarise(default)
         rows.append(Row(SUITE, what, "torch_service", f"in-process forward (batch 8, torch default {default_threads} "
                         "threads)", "images/s", ">= 0.9", s.items_per_s, b2.items_per_s, load.name, s, b2,
-                        profile="torch-resnet", inside=seen.text))
+                        profile="torch-resnet"))
     return rows
 
 

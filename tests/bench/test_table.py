@@ -3,6 +3,8 @@ what limits a missed target, the scale row's guard on small machines, the profil
 
 from __future__ import annotations
 
+import dataclasses
+
 from bench import scale
 from bench.__main__ import render
 from bench.harness import Row, Settings, Summary
@@ -56,8 +58,8 @@ def test_limits_name_the_bound():
 
 
 def test_limits_quote_what_the_service_counted():
-    row = _row(700, 1000, ">= 0.8", subject_load=_load(1.0), baseline_load=_load(0.9),
-               inside="inside the server (its ModelStatistics over these rounds) ...")
+    counted = dataclasses.replace(_load(1.0), inside="inside the server (its ModelStatistics over these rounds) ...")
+    row = _row(700, 1000, ">= 0.8", subject_load=counted, baseline_load=_load(0.9))
     assert row.limits().endswith("; inside the server (its ModelStatistics over these rounds) ...")
     assert ";" not in _row(700, 1000, ">= 0.8", subject_load=_load(1.0), baseline_load=_load(0.9)).limits()
 
