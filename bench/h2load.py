@@ -94,11 +94,14 @@ def run(server: Server, method: str, message: bytes, concurrency: int, duration_
     with tempfile.TemporaryDirectory(prefix="h2load-", dir=workdir) as d:
         body, log = Path(d) / "request.bin", Path(d) / "requests.tsv"
         body.write_bytes(frame(message))
+        headers = [arg for header in _HEADERS for arg in ("-H", header)]
         args = ["h2load", "-c", str(connections), "-m", str(streams), "-D", f"{max(1, round(duration_s * 1e3))}ms",
-                "-d", str(body), "--log-file", str(log), *(a for h in _HEADERS for a in ("-H", h)), f"http://{server.address}{method}"]
+                "-d", str(body), "--log-file", str(log), *headers, f"http://{server.address}{method}"]
         server_cpu0, started = cpu_seconds(server.pid), time.perf_counter()
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        out = proc.stdout.read() if proc.stdout else ""
+        assert proc.stdout is not None  # stdout=PIPE
+        with proc.stdout:
+            out = proc.stdout.read()
         _, status, usage = os.wait4(proc.pid, 0)
         elapsed = time.perf_counter() - started
         server_cores = (cpu_seconds(server.pid) - server_cpu0) / elapsed
